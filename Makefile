@@ -1,0 +1,81 @@
+# arcvmm build. `make` builds build/arcvmm, the tiny test guests and the benches;
+# `make test` runs the whole suite (see tests/run); `make SAN=1` builds with ASan+UBSan
+# into build-san/.
+#
+# Sources are found by wildcard: a new file in one of the layer folders is built without
+# touching this file.
+
+CC ?= cc
+PKGS := liburing libcjson
+HAVE_SLIRP := $(shell pkg-config --exists slirp && echo 1)
+ifeq ($(HAVE_SLIRP),1)
+PKGS += slirp
+endif
+
+ifeq ($(SAN),1)
+O := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+O ?= build
+SANFLAGS :=
+endif
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -D_GNU_SOURCE -I. \
+	-fno-strict-aliasing -pthread
+CFLAGS += $(CFLAGS_BASE) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
+ifeq ($(HAVE_SLIRP),1)
+CFLAGS += -DHAVE_SLIRP=1
+endif
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
+LDFLAGS += $(SANFLAGS)
+
+LIB_SRCS := $(sort $(wildcard hv/*.c mem/*.c boot/*.c arch/x86/*.c devices/*.c virtio/*.c \
+	backends/*.c util/*.c api/*.c)) vm.c config.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+
+all: $(O)/arcvmm $(UNIT_BINS) guests benches
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/libarcvmm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/arcvmm: $(O)/main.o $(O)/libarcvmm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+# Tiny freestanding test guests and benches have their own rules.
+-include tests/guests/guests.mk
+-include bench/bench.mk
+-include tests/fuzz/fuzz.mk
+guests::
+benches::
+
+test: all
+	./tests/run
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+format-check:
+	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do \
+		clang-format --dry-run --Werror $$f >/dev/null 2>&1 || echo $$f; done); \
+	if [ -n "$$out" ]; then echo "clang-format: not formatted:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit test format format-check clean guests benches
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

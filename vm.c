@@ -1,0 +1,2 @@
+/* vm.c — being written. */
+#include "vm.h"
