@@ -1,5 +1,4 @@
 /* mem/guest_mem.c — see guest_mem.h. Trusts nothing about gpa/len. */
-#define _GNU_SOURCE
 #include "mem/guest_mem.h"
 
 #include <errno.h>
