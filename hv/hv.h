@@ -11,10 +11,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "mem/guest_mem.h"
 #include "boot/boot.h"
+
+/* The signal hv_vcpu_kick() sends to a vCPU thread; install a no-op handler for it. */
+#define HV_SIG_KICK SIGUSR1
 
 struct hv_vm;
 struct hv_vcpu;
@@ -67,7 +71,7 @@ int hv_vcpu_set_boot_state(struct hv_vcpu *vcpu, const struct boot_entry *entry)
 /* Runs until an exit that needs user space. Returns 0 and fills *exit, or -errno. */
 int hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
 /* Makes hv_vcpu_run() return HV_EXIT_INTR soon (from any thread; the vCPU thread must
- * have SIG_VCPU_KICK unblocked with a no-op handler). */
+ * have HV_SIG_KICK unblocked with a no-op handler). */
 void hv_vcpu_kick(struct hv_vcpu *vcpu);
 /* Re-arms after a kick so the next hv_vcpu_run() enters the guest. */
 void hv_vcpu_clear_kick(struct hv_vcpu *vcpu);
