@@ -24,26 +24,26 @@ struct hv_vm;
 struct hv_vcpu;
 
 enum hv_exit_kind {
-	HV_EXIT_IO,         /* port I/O: port, size, is_write, data */
-	HV_EXIT_MMIO,       /* MMIO outside RAM: addr, size, is_write, data */
-	HV_EXIT_HLT,        /* only without an in-kernel LAPIC */
+	HV_EXIT_IO,	    /* port I/O: port, size, is_write, data */
+	HV_EXIT_MMIO,	    /* MMIO outside RAM: addr, size, is_write, data */
+	HV_EXIT_HLT,	    /* only without an in-kernel LAPIC */
 	HV_EXIT_SHUTDOWN,   /* triple fault */
-	HV_EXIT_RESET,      /* guest asked for a reset (system event) */
+	HV_EXIT_RESET,	    /* guest asked for a reset (system event) */
 	HV_EXIT_POWEROFF,   /* guest asked to power off (system event) */
-	HV_EXIT_INTR,       /* KVM_RUN returned early: kicked or signalled */
+	HV_EXIT_INTR,	    /* KVM_RUN returned early: kicked or signalled */
 	HV_EXIT_FAIL_ENTRY, /* hardware refused to enter the guest; reason in hw_reason */
 	HV_EXIT_INTERNAL,   /* KVM internal error (e.g. emulation failure); suberror */
-	HV_EXIT_OTHER,      /* anything else; raw in hw_reason */
+	HV_EXIT_OTHER,	    /* anything else; raw in hw_reason */
 };
 
 struct hv_exit {
 	enum hv_exit_kind kind;
 	bool is_write;
-	uint8_t size;        /* 1, 2, 4 or 8 */
+	uint8_t size; /* 1, 2, 4 or 8 */
 	uint16_t port;
-	uint32_t count;      /* IO: repetitions (string I/O); data holds count*size bytes */
+	uint32_t count; /* IO: repetitions (string I/O); data holds count*size bytes */
 	uint64_t addr;
-	uint8_t *data;       /* IO/MMIO: points into the shared run area; read or fill it */
+	uint8_t *data; /* IO/MMIO: points into the shared run area; read or fill it */
 	uint64_t hw_reason;
 	uint32_t suberror;
 };

@@ -27,16 +27,16 @@ static const struct {
 	int cap;
 	const char *name;
 } required_caps[] = {
-	{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
-	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-	{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
-	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
-	{KVM_CAP_PIT2, "KVM_CAP_PIT2"},
-	{KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
-	{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
-	{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
-	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-	{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
+    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+    {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
+    {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+    {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
+    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+    {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
 };
 
 int hv_vm_create(struct hv_vm **out, char *err, size_t errlen)
@@ -123,8 +123,8 @@ int hv_vm_create(struct hv_vm **out, char *err, size_t errlen)
 		goto close_vm;
 	}
 
-	vm->cpuid = calloc(1, sizeof(*vm->cpuid) +
-				      CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	vm->cpuid =
+	    calloc(1, sizeof(*vm->cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!vm->cpuid) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -169,10 +169,10 @@ int hv_vm_map_ram(struct hv_vm *vm, const struct guest_mem *m)
 {
 	for (unsigned i = 0; i < m->nr_regions; i++) {
 		struct kvm_userspace_memory_region reg = {
-			.slot = vm->nr_slots,
-			.guest_phys_addr = m->regions[i].gpa,
-			.memory_size = m->regions[i].size,
-			.userspace_addr = (uintptr_t)m->regions[i].host,
+		    .slot = vm->nr_slots,
+		    .guest_phys_addr = m->regions[i].gpa,
+		    .memory_size = m->regions[i].size,
+		    .userspace_addr = (uintptr_t)m->regions[i].host,
 		};
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
 			return -errno;
@@ -191,9 +191,9 @@ int hv_vm_irq_line(struct hv_vm *vm, unsigned gsi, bool level)
 int hv_vm_irqfd(struct hv_vm *vm, unsigned gsi, int fd, bool assign)
 {
 	struct kvm_irqfd req = {
-		.fd = (__u32)fd,
-		.gsi = gsi,
-		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	    .fd = (__u32)fd,
+	    .gsi = gsi,
+	    .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
 
 	return ioctl(vm->vm_fd, KVM_IRQFD, &req) < 0 ? -errno : 0;
@@ -203,11 +203,11 @@ int hv_vm_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, uint64_t data
 		    bool is_pio, bool assign)
 {
 	struct kvm_ioeventfd req = {
-		.datamatch = datamatch,
-		.addr = addr,
-		.len = len,
-		.fd = fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	    .datamatch = datamatch,
+	    .addr = addr,
+	    .len = len,
+	    .fd = fd,
+	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 	};
 
 	if (is_pio)

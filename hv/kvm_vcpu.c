@@ -27,23 +27,23 @@
 #define X86_EFER_LME (1ULL << 8)
 #define X86_EFER_LMA (1ULL << 10)
 
-#define MSR_IA32_TSC            0x10
-#define MSR_IA32_SYSENTER_CS    0x174
-#define MSR_IA32_SYSENTER_ESP   0x175
-#define MSR_IA32_SYSENTER_EIP   0x176
-#define MSR_IA32_MISC_ENABLE    0x1a0
-#define MSR_MTRR_DEF_TYPE       0x2ff
-#define MSR_STAR                0xc0000081
-#define MSR_LSTAR               0xc0000082
-#define MSR_CSTAR               0xc0000083
-#define MSR_SYSCALL_MASK        0xc0000084
-#define MSR_KERNEL_GS_BASE      0xc0000102
+#define MSR_IA32_TSC		0x10
+#define MSR_IA32_SYSENTER_CS	0x174
+#define MSR_IA32_SYSENTER_ESP	0x175
+#define MSR_IA32_SYSENTER_EIP	0x176
+#define MSR_IA32_MISC_ENABLE	0x1a0
+#define MSR_MTRR_DEF_TYPE	0x2ff
+#define MSR_STAR		0xc0000081
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SYSCALL_MASK	0xc0000084
+#define MSR_KERNEL_GS_BASE	0xc0000102
 #define MISC_ENABLE_FAST_STRING 1ULL
-#define MTRR_ENABLE_WB          ((1ULL << 11) | 6)
+#define MTRR_ENABLE_WB		((1ULL << 11) | 6)
 
-#define APIC_LVT0       0x350
-#define APIC_LVT1       0x360
-#define APIC_MODE_NMI    0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 /* Number of bits needed to hold ids 0..n-1 (x2APIC topology shifts). */
@@ -71,7 +71,7 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 			e->ebx |= (index << 24) | ((1u << core_bits) << 16);
 			if (ncpus > 1)
 				e->edx |= 1u << 28; /* HTT: the count in EBX[23:16] is valid */
-			e->ecx |= 1u << 31;         /* running under a hypervisor */
+			e->ecx |= 1u << 31;	    /* running under a hypervisor */
 			break;
 		case 0x4:
 			/* Intel deterministic cache parameters: cores per package - 1. */
@@ -158,8 +158,8 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned index, unsigned ncpus, struct hv_v
 		r = -errno;
 		goto free_vcpu;
 	}
-	vcpu->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd,
-			 0);
+	vcpu->run =
+	    mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED) {
 		r = -errno;
 		goto close_fd;
@@ -212,12 +212,17 @@ static int vcpu_set_msrs(struct hv_vcpu *vcpu)
 		uint32_t index;
 		uint64_t value;
 	} boot_msrs[] = {
-		{MSR_IA32_SYSENTER_CS, 0},   {MSR_IA32_SYSENTER_ESP, 0},
-		{MSR_IA32_SYSENTER_EIP, 0},  {MSR_STAR, 0},
-		{MSR_CSTAR, 0},              {MSR_KERNEL_GS_BASE, 0},
-		{MSR_SYSCALL_MASK, 0},       {MSR_LSTAR, 0},
-		{MSR_IA32_TSC, 0},           {MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
-		{MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WB},
+	    {MSR_IA32_SYSENTER_CS, 0},
+	    {MSR_IA32_SYSENTER_ESP, 0},
+	    {MSR_IA32_SYSENTER_EIP, 0},
+	    {MSR_STAR, 0},
+	    {MSR_CSTAR, 0},
+	    {MSR_KERNEL_GS_BASE, 0},
+	    {MSR_SYSCALL_MASK, 0},
+	    {MSR_LSTAR, 0},
+	    {MSR_IA32_TSC, 0},
+	    {MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
+	    {MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WB},
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
 	struct {
@@ -395,10 +400,10 @@ void hv_vcpu_dump(struct hv_vcpu *vcpu, char *buf, size_t len)
 			 strerror(errno));
 		return;
 	}
-#define DUMP(...)                                                                          \
-	do {                                                                               \
-		if (n < len)                                                               \
-			n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);              \
+#define DUMP(...)                                                             \
+	do {                                                                  \
+		if (n < len)                                                  \
+			n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__); \
 	} while (0)
 	DUMP("vcpu%u registers:\n", vcpu->index);
 	DUMP(" rip %016llx rsp %016llx rflags %08llx\n", r.rip, r.rsp, r.rflags);
@@ -406,8 +411,8 @@ void hv_vcpu_dump(struct hv_vcpu *vcpu, char *buf, size_t len)
 	DUMP(" rsi %016llx rdi %016llx rbp %016llx\n", r.rsi, r.rdi, r.rbp);
 	DUMP(" r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n", r.r8, r.r9, r.r10, r.r11);
 	DUMP(" r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n", r.r12, r.r13, r.r14, r.r15);
-	DUMP(" cs %04x base %llx l %u db %u  ss %04x  ds %04x\n", s.cs.selector, s.cs.base,
-	     s.cs.l, s.cs.db, s.ss.selector, s.ds.selector);
+	DUMP(" cs %04x base %llx l %u db %u  ss %04x  ds %04x\n", s.cs.selector, s.cs.base, s.cs.l,
+	     s.cs.db, s.ss.selector, s.ds.selector);
 	DUMP(" cr0 %llx cr2 %llx cr3 %llx cr4 %llx efer %llx\n", s.cr0, s.cr2, s.cr3, s.cr4,
 	     s.efer);
 	DUMP(" gdt %llx/%x idt %llx/%x", s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);

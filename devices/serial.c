@@ -1,0 +1,339 @@
+/* devices/serial.c — 16550A UART. See serial.h.
+ *
+ * Trusts nothing the guest writes: register offsets are masked, every value is a byte.
+ * Implements what Linux's 8250 driver uses: DLAB divisor latch, IER, IIR with the FIFO
+ * bits, FCR, LCR, MCR with loopback (MSR mirrors the modem outputs), LSR, SCR, and the two
+ * interrupt sources it needs (received data, transmitter empty) as a level on the line.
+ */
+#include "devices/serial.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define UART_RBR_THR 0
+#define UART_IER     1
+#define UART_IIR_FCR 2
+#define UART_LCR     3
+#define UART_MCR     4
+#define UART_LSR     5
+#define UART_MSR     6
+#define UART_SCR     7
+
+#define IER_RDI	 0x01
+#define IER_THRI 0x02
+
+#define IIR_NO_INT 0x01
+#define IIR_THRI   0x02
+#define IIR_RDI	   0x04
+#define IIR_FIFO   0xc0
+
+#define FCR_ENABLE    0x01
+#define FCR_CLEAR_RCV 0x02
+
+#define LCR_DLAB 0x80
+
+#define MCR_DTR	 0x01
+#define MCR_RTS	 0x02
+#define MCR_OUT1 0x04
+#define MCR_OUT2 0x08
+#define MCR_LOOP 0x10
+
+#define LSR_DR	 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+
+#define MSR_CTS 0x10
+#define MSR_DSR 0x20
+#define MSR_RI	0x40
+#define MSR_DCD 0x80
+
+#define RX_SIZE	 4096
+#define OUT_SIZE 65536
+
+struct serial {
+	pthread_mutex_t lock;
+	pthread_cond_t space; /* signalled when the control thread drained the output */
+	bool is_closing;      /* no more draining: drop output instead of waiting */
+	void (*set_irq)(void *ctx, bool level);
+	void *ctx;
+	int wake_fd;
+	bool irq_level;
+
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	bool thr_int_pending; /* "transmitter empty" interrupt waiting for the guest */
+
+	uint8_t rx[RX_SIZE];
+	size_t rx_head, rx_len;
+
+	uint8_t out[OUT_SIZE];
+	size_t out_len;
+
+	char line[160]; /* the guest's current output line, for the panic watch */
+	size_t line_len;
+	bool panicked;
+	char panic_line[160];
+};
+
+static void wake(struct serial *s)
+{
+	uint64_t one = 1;
+	ssize_t w = write(s->wake_fd, &one, sizeof(one));
+	(void)w;
+}
+
+/* Called with the lock held: recompute the interrupt line and drive it on a change. */
+static void update_irq(struct serial *s)
+{
+	bool level =
+	    ((s->ier & IER_RDI) && s->rx_len) || ((s->ier & IER_THRI) && s->thr_int_pending);
+
+	/* OUT2 gates the interrupt onto the bus on PC hardware; Linux sets it. */
+	if (!(s->mcr & MCR_OUT2))
+		level = false;
+	if (level != s->irq_level) {
+		s->irq_level = level;
+		s->set_irq(s->ctx, level);
+	}
+}
+
+struct serial *serial_create(void (*set_irq)(void *ctx, bool level), void *ctx)
+{
+	struct serial *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->wake_fd < 0) {
+		int e = errno;
+		free(s);
+		errno = e;
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->space, NULL);
+	s->set_irq = set_irq;
+	s->ctx = ctx;
+	s->lcr = 0x03; /* 8N1 */
+	s->mcr = MCR_OUT2;
+	return s;
+}
+
+void serial_destroy(struct serial *s)
+{
+	if (!s)
+		return;
+	close(s->wake_fd);
+	pthread_cond_destroy(&s->space);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int serial_wake_fd(struct serial *s)
+{
+	return s->wake_fd;
+}
+
+static void watch_line(struct serial *s, uint8_t c)
+{
+	static const char needle[] = "Kernel panic - not syncing";
+
+	if (c == '\n' || c == '\r') {
+		s->line[s->line_len] = '\0';
+		if (!s->panicked && strstr(s->line, needle)) {
+			s->panicked = true;
+			memcpy(s->panic_line, s->line, s->line_len + 1);
+		}
+		s->line_len = 0;
+		return;
+	}
+	if (s->line_len < sizeof(s->line) - 1)
+		s->line[s->line_len++] = (char)c;
+}
+
+static void transmit(struct serial *s, uint8_t c)
+{
+	if (s->mcr & MCR_LOOP) {
+		if (s->rx_len < RX_SIZE) {
+			s->rx[(s->rx_head + s->rx_len) % RX_SIZE] = c;
+			s->rx_len++;
+		}
+	} else {
+		/* The host side is not keeping up: the vCPU waits for the control thread
+		 * (backpressure, like a real UART at its baud rate), never loses output. */
+		while (s->out_len == OUT_SIZE && !s->is_closing)
+			pthread_cond_wait(&s->space, &s->lock);
+		if (s->out_len == 0)
+			wake(s);
+		if (s->out_len < OUT_SIZE)
+			s->out[s->out_len++] = c;
+		watch_line(s, c);
+	}
+	/* The byte leaves at once, so THR is empty again. */
+	s->thr_int_pending = true;
+}
+
+static uint8_t read_reg(struct serial *s, unsigned off)
+{
+	uint8_t v = 0;
+
+	switch (off) {
+	case UART_RBR_THR:
+		if (s->lcr & LCR_DLAB)
+			return s->dll;
+		if (s->rx_len) {
+			v = s->rx[s->rx_head];
+			s->rx_head = (s->rx_head + 1) % RX_SIZE;
+			s->rx_len--;
+			if (s->rx_len == 0)
+				wake(s); /* the control thread may have input waiting */
+		}
+		return v;
+	case UART_IER:
+		return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
+	case UART_IIR_FCR:
+		v = (s->fcr & FCR_ENABLE) ? IIR_FIFO : 0;
+		if ((s->ier & IER_RDI) && s->rx_len)
+			return v | IIR_RDI;
+		if ((s->ier & IER_THRI) && s->thr_int_pending) {
+			/* Reading IIR while it reports THRE clears that interrupt. */
+			s->thr_int_pending = false;
+			return v | IIR_THRI;
+		}
+		return v | IIR_NO_INT;
+	case UART_LCR:
+		return s->lcr;
+	case UART_MCR:
+		return s->mcr;
+	case UART_LSR:
+		return LSR_THRE | LSR_TEMT | (s->rx_len ? LSR_DR : 0);
+	case UART_MSR:
+		if (s->mcr & MCR_LOOP) {
+			return ((s->mcr & MCR_DTR) ? MSR_DSR : 0) |
+			       ((s->mcr & MCR_RTS) ? MSR_CTS : 0) |
+			       ((s->mcr & MCR_OUT1) ? MSR_RI : 0) |
+			       ((s->mcr & MCR_OUT2) ? MSR_DCD : 0);
+		}
+		return MSR_DCD | MSR_DSR | MSR_CTS;
+	case UART_SCR:
+		return s->scr;
+	}
+	return 0;
+}
+
+static void write_reg(struct serial *s, unsigned off, uint8_t v)
+{
+	switch (off) {
+	case UART_RBR_THR:
+		if (s->lcr & LCR_DLAB)
+			s->dll = v;
+		else
+			transmit(s, v);
+		break;
+	case UART_IER:
+		if (s->lcr & LCR_DLAB) {
+			s->dlm = v;
+		} else {
+			/* Enabling the THRE interrupt with THR empty raises it at once. */
+			if ((v & IER_THRI) && !(s->ier & IER_THRI))
+				s->thr_int_pending = true;
+			s->ier = v & 0x0f;
+		}
+		break;
+	case UART_IIR_FCR:
+		s->fcr = v & 0xc9;
+		if (v & FCR_CLEAR_RCV) {
+			s->rx_head = 0;
+			s->rx_len = 0;
+		}
+		break;
+	case UART_LCR:
+		s->lcr = v;
+		break;
+	case UART_MCR:
+		s->mcr = v & 0x1f;
+		break;
+	case UART_SCR:
+		s->scr = v;
+		break;
+	default: /* LSR and MSR are read-only */
+		break;
+	}
+}
+
+void serial_pio(struct serial *s, unsigned offset, uint8_t *data, bool is_write)
+{
+	offset &= 7;
+	pthread_mutex_lock(&s->lock);
+	if (is_write)
+		write_reg(s, offset, data[0]);
+	else
+		data[0] = read_reg(s, offset);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+long serial_flush(struct serial *s, int fd)
+{
+	uint8_t buf[OUT_SIZE];
+	size_t n;
+	uint64_t cnt;
+	ssize_t rd = read(s->wake_fd, &cnt, sizeof(cnt));
+	(void)rd;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->out_len;
+	memcpy(buf, s->out, n);
+	s->out_len = 0;
+	pthread_cond_broadcast(&s->space);
+	pthread_mutex_unlock(&s->lock);
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, buf + off, n - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)w;
+	}
+	return (long)n;
+}
+
+size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
+{
+	size_t taken = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (taken < len && s->rx_len < RX_SIZE) {
+		s->rx[(s->rx_head + s->rx_len) % RX_SIZE] = buf[taken++];
+		s->rx_len++;
+	}
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return taken;
+}
+
+bool serial_saw_panic(struct serial *s, char *buf, size_t len)
+{
+	bool r;
+
+	pthread_mutex_lock(&s->lock);
+	r = s->panicked;
+	if (r && len) {
+		strncpy(buf, s->panic_line, len - 1);
+		buf[len - 1] = '\0';
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void serial_close(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->is_closing = true;
+	pthread_cond_broadcast(&s->space);
+	pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,33 @@
+/* devices/serial.h — 16550A UART (COM1) for the guest console.
+ *
+ * Register accesses come from vCPU threads (port I/O exits); output bytes go into a buffer
+ * that the control thread drains to the host fd (the vCPU never blocks on the terminal),
+ * woken through wake_fd. Input comes from the control thread. Everything is under one mutex.
+ */
+#ifndef ARCVMM_DEVICES_SERIAL_H
+#define ARCVMM_DEVICES_SERIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct serial;
+
+/* set_irq(ctx, level) drives the UART's interrupt line. Returns NULL with errno. */
+struct serial *serial_create(void (*set_irq)(void *ctx, bool level), void *ctx);
+void serial_destroy(struct serial *s);
+/* An eventfd that becomes readable when output is waiting (or input space freed). */
+int serial_wake_fd(struct serial *s);
+/* Port access at offset 0..7 from the base port; data is size bytes (only 1 is meaningful). */
+void serial_pio(struct serial *s, unsigned offset, uint8_t *data, bool is_write);
+/* Writes buffered output to fd (blocking). Returns bytes written or -errno. */
+long serial_flush(struct serial *s, int fd);
+/* Queues host input for the guest; returns how many bytes were taken (the rest: later). */
+size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
+/* The control thread stops draining: vCPUs waiting for buffer space go on (output is
+ * dropped from then on). Called before stopping the vCPUs. */
+void serial_close(struct serial *s);
+/* If the guest printed a "Kernel panic - not syncing" line, copies it into buf. */
+bool serial_saw_panic(struct serial *s, char *buf, size_t len);
+
+#endif
