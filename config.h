@@ -1,0 +1,73 @@
+/* config.h — what a VM is made of, as parsed from the command line and/or a JSON file
+ * (a shape close to Firecracker's config file). Parsing checks syntax and ranges; things
+ * that need the host (does the file exist, can KVM do N vCPUs) are checked by vm.c and the
+ * devices, which name the option in their messages.
+ */
+#ifndef ARCVMM_CONFIG_H
+#define ARCVMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+
+#define VM_MAX_DISKS 8
+#define VM_MAX_NETS  4
+#define VM_MIN_MEM   (16ULL << 20)
+#define VM_MAX_CPUS  254 /* MP table APIC ids 0..253, the IOAPIC takes the next id */
+
+struct vm_disk_config {
+	char *path;
+	char *id;          /* serial reported by VIRTIO_BLK_T_GET_ID; NULL: none */
+	bool is_read_only;
+	bool is_direct;    /* O_DIRECT */
+	unsigned nr_queues; /* 1 by default */
+};
+
+enum vm_console_mode {
+	VM_CONSOLE_SERIAL, /* stdin/stdout on COM1 (ttyS0) */
+	VM_CONSOLE_VIRTIO, /* stdin/stdout on virtio-console (hvc0); COM1 output still shown */
+};
+
+struct vm_config {
+	char *kernel;
+	char *initrd;
+	char *cmdline;      /* NULL: the default command line */
+	enum boot_protocol protocol;
+	unsigned ncpus;
+	uint64_t mem_size;  /* bytes */
+	enum vm_console_mode console;
+	bool has_rng;
+	struct vm_disk_config disks[VM_MAX_DISKS];
+	unsigned nr_disks;
+	/* --net specs as given ("tap=NAME,mac=..", "fd=N", "user,hostfwd=..", "none"); the
+	 * network device parses them. */
+	char *nets[VM_MAX_NETS];
+	unsigned nr_nets;
+	int log_level;      /* -1: leave the default */
+};
+
+#define CONFIG_DEFAULT_CMDLINE                                                             \
+	"console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+
+/* Result of config_parse_args: */
+#define CONFIG_OK   0
+#define CONFIG_HELP 1 /* --help or --version was printed: exit 0 */
+
+void config_init(struct vm_config *c);
+void config_fini(struct vm_config *c);
+/* Parses argv (and the --config file it names). On error returns -EINVAL with one line in
+ * err (e.g. "--memory 64k: too small (minimum 16 MiB)"). */
+int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, size_t errlen);
+int config_parse_json_file(struct vm_config *c, const char *path, char *err, size_t errlen);
+int config_parse_json(struct vm_config *c, const char *text, const char *name, char *err,
+		      size_t errlen);
+/* "256M", "6G", "1024" (MiB), "65536K": bytes, a multiple of 4 KiB. 0 or -EINVAL. */
+int config_parse_size(const char *s, uint64_t *out);
+/* "path[,ro][,id=ID][,direct][,queues=N]". 0 or -EINVAL with err. */
+int config_parse_disk(struct vm_disk_config *d, const char *spec, char *err, size_t errlen);
+void config_usage(FILE *f);
+
+#endif
