@@ -59,7 +59,9 @@ struct boot_image {
 int boot_load_elf(struct guest_mem *m, const struct boot_image *img, enum boot_protocol proto,
 		  uint64_t *entry, enum boot_entry_mode *mode, uint64_t *kernel_end, char *err,
 		  size_t errlen);
-/* setup_hdr receives the bzImage setup header bytes (0x1f1 .. end of header) for boot_params. */
+/* setup_hdr receives the bzImage setup header bytes (0x1f1 .. end of header) for boot_params;
+ * it must hold BOOT_SETUP_HDR_MAX bytes (a longer header from a newer kernel is cut there). */
+#define BOOT_SETUP_HDR_MAX 0x7b /* 0x1f1 .. 0x26c: struct setup_header as of protocol 2.15 */
 int boot_load_bzimage(struct guest_mem *m, const struct boot_image *img, uint64_t *entry,
 		      uint64_t *kernel_end, uint8_t *setup_hdr, size_t *setup_hdr_len,
 		      uint32_t *initrd_addr_max, uint32_t *cmdline_size, char *err, size_t errlen);
