@@ -105,8 +105,9 @@ struct virtq {
 	uint16_t used_idx;	 /* our copy of used->idx (free-running) */
 	uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
 	bool is_signalled_valid;
-	uint16_t nr_inflight; /* popped, not yet pushed */
-	bool is_broken;	      /* the driver broke a rule; nothing more is popped */
+	uint16_t nr_inflight;	 /* popped, not yet pushed */
+	bool is_notify_disabled; /* between virtq_disable_notify() and virtq_enable_notify() */
+	bool is_broken;		 /* the driver broke a rule; nothing more is popped */
 
 	/* Counters (worker-owned; read racily for statistics only). */
 	uint64_t nr_popped, nr_pushed, nr_notified, nr_errors;
@@ -122,7 +123,9 @@ void virtq_reset(struct virtq *q);
 int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint16_t max_size,
 		   bool has_event_idx, bool has_indirect);
 
-/* Pops the next available chain into *c.
+/* Pops the next available chain into *c. When the ring is empty and notifications are
+ * enabled, it re-arms them (avail_event or used->flags) and checks the ring once more, so a
+ * worker that pops until 0 after each kick never misses a buffer.
  * Returns 1 with *c filled, 0 if the ring is empty, -EIO if the driver broke a rule (the
  * queue is then marked broken and every later call returns -EIO; the caller should ask
  * the transport for DEVICE_NEEDS_RESET), -EINVAL if the queue is not ready. */
