@@ -1,0 +1,29 @@
+/* tests/guests/rt_asm.h — constants shared by the test guests' assembly and C code. */
+#ifndef GUESTS_RT_ASM_H
+#define GUESTS_RT_ASM_H
+
+#define RT_CS32 0x08
+#define RT_CS64 0x10
+#define RT_DS	0x18
+
+#define RT_ENTRY_PVH  1
+#define RT_ENTRY_BZ64 2
+#define RT_ENTRY_BZ32 3
+#define RT_ENTRY_BZ16 4
+
+/* Page directories in the pool: 2 MiB pages, one directory per GiB, 16 GiB at most (or
+ * without directories above 4 GiB when the CPU has 1 GiB pages). */
+#define RT_PD_PAGES   16
+#define RT_STACK_SIZE 8192
+
+#define CR0_PE	 0x00000001
+#define CR0_PG	 0x80000000
+#define CR4_PAE	 0x00000020
+#define MSR_EFER 0xc0000080
+#define EFER_LME 0x00000100
+
+/* Passed in edi from the bzImage real-mode setup to its 32-bit entry (the boot protocol says
+ * edi is 0 there). */
+#define RT_BZ16_MAGIC 0x36314d52
+
+#endif
