@@ -1,2 +1,776 @@
-/* config.c — being written. */
-#include "vm.h"
+/* config.c — command line and JSON config parsing into struct vm_config.
+ *
+ * Trusts nothing it reads: numbers are parsed with range and overflow checks, unknown flags
+ * and unknown JSON keys are errors, and every message names the option and the value.
+ * JSON goes through cJSON (Debian's libcjson): a kept library beats a hand-written parser.
+ */
+#include "config.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_CONFIG_FILE (1 << 20)
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+void config_init(struct vm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ncpus = 1;
+	c->mem_size = 256ULL << 20;
+	c->protocol = BOOT_PROTO_AUTO;
+	c->console = VM_CONSOLE_SERIAL;
+	c->has_rng = true;
+	c->log_level = -1;
+}
+
+void config_fini(struct vm_config *c)
+{
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		free(c->disks[i].path);
+		free(c->disks[i].id);
+	}
+	for (unsigned i = 0; i < c->nr_nets; i++)
+		free(c->nets[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+static int set_str(char **dst, const char *src)
+{
+	char *s = strdup(src);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	uint64_t shift = 20; /* no suffix: MiB */
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' || *end == 'B' || *end == 'b') { /* accept "MiB", "MB", "M" alike */
+		if (*end == 'i')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	v <<= shift;
+	if (v & 0xfff)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int check_memory(uint64_t size, const char *what, char *err, size_t errlen)
+{
+	if (size < VM_MIN_MEM)
+		return fail(err, errlen, "%s: too small (minimum 16 MiB)", what);
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	if (pages > 0 && psize > 0 && size / (uint64_t)psize > (uint64_t)pages)
+		return fail(err, errlen, "%s: more than the host's %" PRIu64 " MiB of RAM", what,
+			    ((uint64_t)pages * (uint64_t)psize) >> 20);
+	return 0;
+}
+
+static int set_memory(struct vm_config *c, const char *arg, char *err, size_t errlen)
+{
+	char what[128];
+	uint64_t size;
+	int r = config_parse_size(arg, &size);
+
+	snprintf(what, sizeof(what), "--memory %s", arg);
+	if (r == -ERANGE)
+		return fail(err, errlen, "%s: too large", what);
+	if (r)
+		return fail(err, errlen,
+			    "%s: not a size (use e.g. 256M or 2G; a plain number is MiB; a "
+			    "multiple of 4 KiB)",
+			    what);
+	r = check_memory(size, what, err, errlen);
+	if (r)
+		return r;
+	c->mem_size = size;
+	return 0;
+}
+
+static int set_cpus(struct vm_config *c, const char *arg, const char *opt, char *err, size_t errlen)
+{
+	unsigned long v;
+
+	if (parse_uint(arg, ULONG_MAX, &v))
+		return fail(err, errlen, "%s %s: not a number", opt, arg);
+	if (v == 0)
+		return fail(err, errlen, "%s %s: a VM needs at least one vCPU", opt, arg);
+	if (v > VM_MAX_CPUS)
+		return fail(err, errlen, "%s %s: too many (at most %d)", opt, arg, VM_MAX_CPUS);
+	c->ncpus = (unsigned)v;
+	return 0;
+}
+
+int config_parse_disk(struct vm_disk_config *d, const char *spec, char *err, size_t errlen)
+{
+	char *copy = strdup(spec), *save = NULL, *tok;
+	int r = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->nr_queues = 1;
+	if (!copy)
+		return -ENOMEM;
+	tok = strtok_r(copy, ",", &save);
+	if (!tok || spec[0] == ',') {
+		r = fail(err, errlen, "--disk %s: missing the image path", spec);
+		goto out;
+	}
+	d->path = strdup(tok);
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		unsigned long v;
+		if (!strcmp(tok, "ro")) {
+			d->is_read_only = true;
+		} else if (!strcmp(tok, "rw")) {
+			d->is_read_only = false;
+		} else if (!strcmp(tok, "direct")) {
+			d->is_direct = true;
+		} else if (!strncmp(tok, "id=", 3)) {
+			if (strlen(tok + 3) > 20) {
+				r = fail(err, errlen, "--disk %s: id too long (at most 20 bytes)",
+					 spec);
+				goto out;
+			}
+			free(d->id);
+			d->id = strdup(tok + 3);
+		} else if (!strncmp(tok, "queues=", 7)) {
+			if (parse_uint(tok + 7, 16, &v) || v == 0) {
+				r = fail(err, errlen, "--disk %s: queues must be 1..16", spec);
+				goto out;
+			}
+			d->nr_queues = (unsigned)v;
+		} else {
+			r = fail(err, errlen,
+				 "--disk %s: unknown option '%s' (known: ro, id=, direct, queues=)",
+				 spec, tok);
+			goto out;
+		}
+	}
+out:
+	free(copy);
+	if (r) {
+		free(d->path);
+		free(d->id);
+		memset(d, 0, sizeof(*d));
+	}
+	return r;
+}
+
+static int add_disk(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	if (c->nr_disks == VM_MAX_DISKS)
+		return fail(err, errlen, "--disk %s: too many disks (at most %d)", spec,
+			    VM_MAX_DISKS);
+	int r = config_parse_disk(&c->disks[c->nr_disks], spec, err, errlen);
+	if (r == 0)
+		c->nr_disks++;
+	return r;
+}
+
+static int add_net(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+	if (!*spec)
+		return fail(err, errlen, "--net: empty (use tap=NAME, fd=N, user or none)");
+	if (c->nr_nets == VM_MAX_NETS)
+		return fail(err, errlen, "--net %s: too many interfaces (at most %d)", spec,
+			    VM_MAX_NETS);
+	c->nets[c->nr_nets] = strdup(spec);
+	if (!c->nets[c->nr_nets])
+		return -ENOMEM;
+	c->nr_nets++;
+	return 0;
+}
+
+static int set_protocol(struct vm_config *c, const char *arg, char *err, size_t errlen)
+{
+	if (!strcmp(arg, "auto"))
+		c->protocol = BOOT_PROTO_AUTO;
+	else if (!strcmp(arg, "pvh"))
+		c->protocol = BOOT_PROTO_PVH;
+	else if (!strcmp(arg, "linux64") || !strcmp(arg, "64"))
+		c->protocol = BOOT_PROTO_LINUX64;
+	else
+		return fail(err, errlen, "--boot %s: unknown protocol (auto, pvh or linux64)", arg);
+	return 0;
+}
+
+static int set_console(struct vm_config *c, const char *arg, char *err, size_t errlen)
+{
+	if (!strcmp(arg, "serial"))
+		c->console = VM_CONSOLE_SERIAL;
+	else if (!strcmp(arg, "virtio"))
+		c->console = VM_CONSOLE_VIRTIO;
+	else
+		return fail(err, errlen, "--console %s: unknown (serial or virtio)", arg);
+	return 0;
+}
+
+/* --- JSON (Firecracker-like) --- */
+
+static bool key_is_one_of(const char *k, const char *const *known)
+{
+	for (; *known; known++)
+		if (!strcmp(k, *known))
+			return true;
+	return false;
+}
+
+static int check_keys(const cJSON *obj, const char *where, const char *const *known,
+		      const char *name, char *err, size_t errlen)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsObject(obj))
+		return fail(err, errlen, "%s: \"%s\" must be an object", name, where);
+	cJSON_ArrayForEach(it, obj)
+	{
+		if (!key_is_one_of(it->string, known))
+			return fail(err, errlen, "%s: unknown key \"%s\" in %s", name, it->string,
+				    where);
+	}
+	return 0;
+}
+
+static int json_str(const cJSON *obj, const char *key, const char **out, const char *name,
+		    char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v) || !v->valuestring)
+		return fail(err, errlen, "%s: \"%s\" must be a string", name, key);
+	*out = v->valuestring;
+	return 0;
+}
+
+static int json_uint(const cJSON *obj, const char *key, double max, bool *present,
+		     unsigned long long *out, const char *name, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*present = false;
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max ||
+	    v->valuedouble != (double)(unsigned long long)v->valuedouble)
+		return fail(err, errlen, "%s: \"%s\" must be a whole number from 0 to %.0f", name,
+			    key, max);
+	*present = true;
+	*out = (unsigned long long)v->valuedouble;
+	return 0;
+}
+
+static int json_bool(const cJSON *obj, const char *key, bool *out, const char *name, char *err,
+		     size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsBool(v))
+		return fail(err, errlen, "%s: \"%s\" must be true or false", name, key);
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+static int json_boot_source(struct vm_config *c, const cJSON *bs, const char *name, char *err,
+			    size_t errlen)
+{
+	static const char *const known[] = {"kernel_image_path", "initrd_path", "boot_args",
+					    "boot_protocol", NULL};
+	const char *s;
+	int r = check_keys(bs, "boot-source", known, name, err, errlen);
+
+	if (r)
+		return r;
+	if ((r = json_str(bs, "kernel_image_path", &s, name, err, errlen)))
+		return r;
+	if (!s)
+		return fail(err, errlen, "%s: boot-source needs \"kernel_image_path\"", name);
+	if ((r = set_str(&c->kernel, s)))
+		return r;
+	if ((r = json_str(bs, "initrd_path", &s, name, err, errlen)))
+		return r;
+	if (s && (r = set_str(&c->initrd, s)))
+		return r;
+	if ((r = json_str(bs, "boot_args", &s, name, err, errlen)))
+		return r;
+	if (s && (r = set_str(&c->cmdline, s)))
+		return r;
+	if ((r = json_str(bs, "boot_protocol", &s, name, err, errlen)))
+		return r;
+	if (s)
+		return set_protocol(c, s, err, errlen);
+	return 0;
+}
+
+static int json_machine(struct vm_config *c, const cJSON *mc, const char *name, char *err,
+			size_t errlen)
+{
+	static const char *const known[] = {"vcpu_count", "mem_size_mib", "smt",
+					    "track_dirty_pages", NULL};
+	unsigned long long v;
+	bool present, smt = false;
+	int r = check_keys(mc, "machine-config", known, name, err, errlen);
+
+	if (r)
+		return r;
+	if ((r = json_uint(mc, "vcpu_count", 1e6, &present, &v, name, err, errlen)))
+		return r;
+	if (present) {
+		char num[32];
+		snprintf(num, sizeof(num), "%llu", v);
+		if ((r = set_cpus(c, num, "vcpu_count", err, errlen)))
+			return r;
+	}
+	if ((r = json_uint(mc, "mem_size_mib", 1e9, &present, &v, name, err, errlen)))
+		return r;
+	if (present) {
+		char what[64];
+		snprintf(what, sizeof(what), "mem_size_mib %llu", v);
+		if ((r = check_memory(v << 20, what, err, errlen)))
+			return r;
+		c->mem_size = v << 20;
+	}
+	if ((r = json_bool(mc, "smt", &smt, name, err, errlen)))
+		return r;
+	if (smt)
+		return fail(err, errlen, "%s: \"smt\": true is not supported", name);
+	return 0;
+}
+
+static int json_drives(struct vm_config *c, const cJSON *arr, const char *name, char *err,
+		       size_t errlen)
+{
+	static const char *const known[] = {
+	    "drive_id",	 "path_on_host", "is_read_only", "is_root_device",
+	    "io_engine", "cache_type",	 "num_queues",	 NULL};
+	const cJSON *d;
+
+	if (!cJSON_IsArray(arr))
+		return fail(err, errlen, "%s: \"drives\" must be an array", name);
+	cJSON_ArrayForEach(d, arr)
+	{
+		const char *path, *id, *cache;
+		bool ro = false;
+		unsigned long long nq = 1;
+		bool present;
+		char spec[4096];
+		int r = check_keys(d, "a drive", known, name, err, errlen);
+
+		if (r)
+			return r;
+		if ((r = json_str(d, "path_on_host", &path, name, err, errlen)))
+			return r;
+		if (!path)
+			return fail(err, errlen, "%s: a drive needs \"path_on_host\"", name);
+		if ((r = json_str(d, "drive_id", &id, name, err, errlen)))
+			return r;
+		if ((r = json_bool(d, "is_read_only", &ro, name, err, errlen)))
+			return r;
+		if ((r = json_str(d, "cache_type", &cache, name, err, errlen)))
+			return r;
+		if ((r = json_uint(d, "num_queues", 16, &present, &nq, name, err, errlen)))
+			return r;
+		if (strchr(path, ',') || (id && strchr(id, ',')))
+			return fail(err, errlen, "%s: drive path or id contains a comma", name);
+		snprintf(spec, sizeof(spec), "%s%s%s%s%s,queues=%llu", path, ro ? ",ro" : "",
+			 id ? ",id=" : "", id ? id : "",
+			 cache && !strcmp(cache, "Direct") ? ",direct" : "", present ? nq : 1ULL);
+		if ((r = add_disk(c, spec, err, errlen)))
+			return r;
+	}
+	return 0;
+}
+
+static int json_nets(struct vm_config *c, const cJSON *arr, const char *name, char *err,
+		     size_t errlen)
+{
+	static const char *const known[] = {"iface_id", "host_dev_name", "guest_mac", "backend",
+					    "fd",	"hostfwd",	 NULL};
+	const cJSON *n;
+
+	if (!cJSON_IsArray(arr))
+		return fail(err, errlen, "%s: \"network-interfaces\" must be an array", name);
+	cJSON_ArrayForEach(n, arr)
+	{
+		const char *tap, *mac, *backend, *fwd;
+		unsigned long long fd = 0;
+		bool has_fd;
+		char spec[512];
+		int r = check_keys(n, "a network interface", known, name, err, errlen);
+
+		if (r)
+			return r;
+		if ((r = json_str(n, "host_dev_name", &tap, name, err, errlen)) ||
+		    (r = json_str(n, "guest_mac", &mac, name, err, errlen)) ||
+		    (r = json_str(n, "backend", &backend, name, err, errlen)) ||
+		    (r = json_str(n, "hostfwd", &fwd, name, err, errlen)) ||
+		    (r = json_uint(n, "fd", 65535, &has_fd, &fd, name, err, errlen)))
+			return r;
+		if (tap)
+			snprintf(spec, sizeof(spec), "tap=%s", tap);
+		else if (has_fd)
+			snprintf(spec, sizeof(spec), "fd=%llu", fd);
+		else if (backend && (!strcmp(backend, "user") || !strcmp(backend, "none")))
+			snprintf(spec, sizeof(spec), "%s", backend);
+		else
+			return fail(err, errlen,
+				    "%s: a network interface needs \"host_dev_name\" (TAP), \"fd\" "
+				    "or \"backend\": \"user\"",
+				    name);
+		size_t len = strlen(spec);
+		if (mac)
+			len += (size_t)snprintf(spec + len, sizeof(spec) - len, ",mac=%s", mac);
+		if (fwd && len < sizeof(spec))
+			snprintf(spec + len, sizeof(spec) - len, ",hostfwd=%s", fwd);
+		if ((r = add_net(c, spec, err, errlen)))
+			return r;
+	}
+	return 0;
+}
+
+int config_parse_json(struct vm_config *c, const char *text, const char *name, char *err,
+		      size_t errlen)
+{
+	static const char *const known[] = {
+	    "boot-source", "machine-config", "drives", "network-interfaces", "console", "entropy",
+	    "logger",	   "metrics",	     NULL};
+	cJSON *root = cJSON_Parse(text);
+	const cJSON *it;
+	int r;
+
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+		long line = 1;
+		for (const char *p = text; at && p < at && *p; p++)
+			line += *p == '\n';
+		return fail(err, errlen, "%s: malformed JSON near line %ld", name, line);
+	}
+	r = check_keys(root, "the top level", known, name, err, errlen);
+	if (r)
+		goto out;
+	if (!(it = cJSON_GetObjectItemCaseSensitive(root, "boot-source"))) {
+		r = fail(err, errlen, "%s: missing \"boot-source\"", name);
+		goto out;
+	}
+	if ((r = json_boot_source(c, it, name, err, errlen)))
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "machine-config")) &&
+	    (r = json_machine(c, it, name, err, errlen)))
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "drives")) &&
+	    (r = json_drives(c, it, name, err, errlen)))
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "network-interfaces")) &&
+	    (r = json_nets(c, it, name, err, errlen)))
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "console"))) {
+		if (!cJSON_IsString(it)) {
+			r = fail(err, errlen, "%s: \"console\" must be \"serial\" or \"virtio\"",
+				 name);
+			goto out;
+		}
+		if ((r = set_console(c, it->valuestring, err, errlen)))
+			goto out;
+	}
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "entropy"))) {
+		if (!cJSON_IsBool(it)) {
+			r = fail(err, errlen, "%s: \"entropy\" must be true or false", name);
+			goto out;
+		}
+		c->has_rng = cJSON_IsTrue(it);
+	}
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+int config_parse_json_file(struct vm_config *c, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "--config %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, errlen, "--config %s: not a regular file", path);
+	}
+	if (st.st_size > MAX_CONFIG_FILE) {
+		close(fd);
+		return fail(err, errlen, "--config %s: too large (more than 1 MiB)", path);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	char name[4200];
+	snprintf(name, sizeof(name), "--config %s", path);
+	r = config_parse_json(c, buf, name, err, errlen);
+	free(buf);
+	return r;
+}
+
+/* --- command line --- */
+
+void config_usage(FILE *f)
+{
+	fputs("usage: arcvmm --kernel FILE [options]\n"
+	      "       arcvmm --config vm.json [options]\n"
+	      "\n"
+	      "Boots a Linux kernel (ELF vmlinux with PVH or 64-bit entry, or bzImage) on KVM.\n"
+	      "The guest's serial console is on standard input/output; arcvmm exits when the\n"
+	      "guest powers off or reboots. In a terminal, Ctrl-A x quits.\n"
+	      "\n"
+	      "  --kernel FILE        kernel image (vmlinux or bzImage)\n"
+	      "  --initrd FILE        initial ramdisk\n"
+	      "  --cmdline \"ARGS\"     kernel command line (default: " CONFIG_DEFAULT_CMDLINE ")\n"
+	      "  --cpus N             vCPUs (default 1)\n"
+	      "  --memory SIZE        guest RAM, e.g. 256M, 6G (default 256M; plain number = MiB)\n"
+	      "  --boot PROTO         auto (default), pvh or linux64\n"
+	      "  --disk PATH[,ro][,id=ID][,direct][,queues=N]   virtio-blk disk (repeatable)\n"
+	      "  --net SPEC           tap=NAME[,mac=M] | fd=N[,mac=M] |\n"
+	      "                       user[,hostfwd=tcp::HOSTPORT-:GUESTPORT][,mac=M] | none\n"
+	      "                       (default: user when built with libslirp)\n"
+	      "  --console MODE       serial (default: ttyS0) or virtio (hvc0)\n"
+	      "  --no-rng             no virtio-rng device\n"
+	      "  --config FILE        JSON config (Firecracker-like: boot-source, machine-config,\n"
+	      "                       drives, network-interfaces); later options override it\n"
+	      "  -v, --verbose        more log output (repeat for debug)\n"
+	      "  -q, --quiet          errors only\n"
+	      "  -h, --help           this text\n"
+	      "  --version            print the version\n"
+	      "\n"
+	      "Exit status: 0 when the guest powers off, reboots or triple-faults; 1 for a\n"
+	      "configuration or host error; 2 when KVM fails to run the guest; 3 after a guest\n"
+	      "kernel panic; 128+N when stopped by signal N.\n",
+	      f);
+}
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_BOOT,
+	OPT_DISK,
+	OPT_NET,
+	OPT_CONSOLE,
+	OPT_NO_RNG,
+	OPT_CONFIG,
+	OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"mem", required_argument, NULL, OPT_MEMORY},
+    {"boot", required_argument, NULL, OPT_BOOT},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"net", required_argument, NULL, OPT_NET},
+    {"console", required_argument, NULL, OPT_CONSOLE},
+    {"no-rng", no_argument, NULL, OPT_NO_RNG},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	int opt, r = 0, verbosity = 0;
+	bool quiet = false;
+
+	/* Pass 1: find --config so the file is read first and flags override it. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *path = NULL;
+		if (!strcmp(a, "--"))
+			break;
+		if (!strcmp(a, "--config")) {
+			if (i + 1 >= argc)
+				return fail(err, errlen, "--config: needs a file name");
+			path = argv[++i];
+		} else if (!strncmp(a, "--config=", 9)) {
+			path = a + 9;
+		}
+		if (path && (r = config_parse_json_file(c, path, err, errlen)))
+			return r;
+	}
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":vqh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_KERNEL:
+			if (!*optarg)
+				return fail(err, errlen, "--kernel: empty file name");
+			r = set_str(&c->kernel, optarg);
+			break;
+		case OPT_INITRD:
+			if (!*optarg)
+				return fail(err, errlen, "--initrd: empty file name");
+			r = set_str(&c->initrd, optarg);
+			break;
+		case OPT_CMDLINE:
+			r = set_str(&c->cmdline, optarg);
+			break;
+		case OPT_CPUS:
+			r = set_cpus(c, optarg, "--cpus", err, errlen);
+			break;
+		case OPT_MEMORY:
+			r = set_memory(c, optarg, err, errlen);
+			break;
+		case OPT_BOOT:
+			r = set_protocol(c, optarg, err, errlen);
+			break;
+		case OPT_DISK:
+			r = add_disk(c, optarg, err, errlen);
+			break;
+		case OPT_NET:
+			r = add_net(c, optarg, err, errlen);
+			break;
+		case OPT_CONSOLE:
+			r = set_console(c, optarg, err, errlen);
+			break;
+		case OPT_NO_RNG:
+			c->has_rng = false;
+			break;
+		case OPT_CONFIG:
+			break; /* read in pass 1 */
+		case 'v':
+			verbosity++;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			config_usage(stdout);
+			return CONFIG_HELP;
+		case OPT_VERSION:
+			printf("arcvmm " ARCVMM_VERSION "\n");
+			return CONFIG_HELP;
+		case ':':
+			return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
+		case '?':
+		default:
+			if (optopt)
+				return fail(err, errlen, "-%c: unknown option (see --help)",
+					    optopt);
+			return fail(err, errlen, "%s: unknown option (see --help)",
+				    argv[optind - 1]);
+		}
+		if (r)
+			return r;
+	}
+	if (optind < argc)
+		return fail(err, errlen, "%s: unexpected argument (see --help)", argv[optind]);
+	if (!c->kernel)
+		return fail(err, errlen,
+			    "no kernel: give --kernel FILE or --config FILE (see --help)");
+	c->log_level = quiet ? 0 : verbosity ? 1 + verbosity : -1;
+	return 0;
+}

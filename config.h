@@ -20,9 +20,9 @@
 
 struct vm_disk_config {
 	char *path;
-	char *id;          /* serial reported by VIRTIO_BLK_T_GET_ID; NULL: none */
+	char *id; /* serial reported by VIRTIO_BLK_T_GET_ID; NULL: none */
 	bool is_read_only;
-	bool is_direct;    /* O_DIRECT */
+	bool is_direct;	    /* O_DIRECT */
 	unsigned nr_queues; /* 1 by default */
 };
 
@@ -34,10 +34,10 @@ enum vm_console_mode {
 struct vm_config {
 	char *kernel;
 	char *initrd;
-	char *cmdline;      /* NULL: the default command line */
+	char *cmdline; /* NULL: the default command line */
 	enum boot_protocol protocol;
 	unsigned ncpus;
-	uint64_t mem_size;  /* bytes */
+	uint64_t mem_size; /* bytes */
 	enum vm_console_mode console;
 	bool has_rng;
 	struct vm_disk_config disks[VM_MAX_DISKS];
@@ -46,10 +46,10 @@ struct vm_config {
 	 * network device parses them. */
 	char *nets[VM_MAX_NETS];
 	unsigned nr_nets;
-	int log_level;      /* -1: leave the default */
+	int log_level; /* -1: leave the default */
 };
 
-#define CONFIG_DEFAULT_CMDLINE                                                             \
+#define CONFIG_DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 
 /* Result of config_parse_args: */

@@ -1,2 +1,551 @@
-/* vm.c — being written. */
+/* vm.c — creation, running and teardown of one VM. See vm.h.
+ *
+ * Threads: the caller of vm_run() is the control thread (epoll on signals, console input,
+ * console output wake-ups and the "VM ended" eventfd); one thread per vCPU runs KVM_RUN and
+ * handles port/MMIO exits by calling the devices' register handlers. The first thing that
+ * ends the VM (guest reset, power-off, error, signal) wins; everything else then stops.
+ *
+ * Trusts: the config (already parsed) and our own modules; every guest-controlled value
+ * reaches this file only as a port/MMIO access, which goes to a device that checks it.
+ */
 #include "vm.h"
+
+#include "arch/x86/layout.h"
+#include "boot/boot.h"
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/serial.h"
+#include "hv/hv.h"
+#include "mem/guest_mem.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define CMDLINE_BUF 8192
+
+struct vm_vcpu {
+	struct vm *vm;
+	struct hv_vcpu *hv;
+	unsigned index;
+	pthread_t thread;
+	bool is_started;
+};
+
+struct vm {
+	unsigned ncpus;
+	struct guest_mem mem;
+	bool has_mem;
+	struct hv_vm *hv;
+	struct vm_vcpu *vcpus;
+	struct boot_entry entry;
+	char *cmdline;
+
+	struct serial *serial;
+	pthread_mutex_t pio_lock; /* i8042 and RTC */
+	struct i8042 i8042;
+	struct rtc rtc;
+
+	int end_fd; /* eventfd: the VM has ended (written by whoever ended it) */
+	atomic_bool is_ending;
+	pthread_mutex_t end_lock;
+	struct vm_exit_info info;
+};
+
+/* --- ending the VM --- */
+
+static void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt,
+		   ...) __attribute__((format(printf, 5, 6)));
+
+static void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt,
+		   ...)
+{
+	va_list ap;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->end_lock);
+	if (vm->info.end != VM_END_NONE) {
+		pthread_mutex_unlock(&vm->end_lock);
+		return;
+	}
+	vm->info.end = end;
+	vm->info.signo = signo;
+	va_start(ap, fmt);
+	vsnprintf(vm->info.reason, sizeof(vm->info.reason), fmt, ap);
+	va_end(ap);
+	if (detail)
+		snprintf(vm->info.detail, sizeof(vm->info.detail), "%s", detail);
+	atomic_store(&vm->is_ending, true);
+	pthread_mutex_unlock(&vm->end_lock);
+	ssize_t w = write(vm->end_fd, &one, sizeof(one));
+	(void)w;
+	/* Stop the other vCPUs now: a guest that asked to reset must not run on. */
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].hv)
+			hv_vcpu_kick(vm->vcpus[i].hv);
+}
+
+/* A reset ends the VM; if the console showed a kernel panic first, say so. */
+static void vm_end_reset(struct vm *vm, const char *how)
+{
+	char panic[200];
+
+	if (serial_saw_panic(vm->serial, panic, sizeof(panic)))
+		vm_end(vm, VM_END_PANIC, 0, NULL, "guest kernel panic: %s", panic);
+	else
+		vm_end(vm, VM_END_RESET, 0, NULL, "guest reset (%s)", how);
+}
+
+static void i8042_reset_cb(void *ctx)
+{
+	vm_end_reset(ctx, "i8042");
+}
+
+static void serial_irq_cb(void *ctx, bool level)
+{
+	struct vm *vm = ctx;
+	int r = hv_vm_irq_line(vm->hv, X86_COM1_IRQ, level);
+
+	if (r)
+		log_warn("serial: cannot set IRQ %d: %s", X86_COM1_IRQ, strerror(-r));
+}
+
+/* --- exits --- */
+
+static void handle_pio(struct vm *vm, uint16_t port, uint8_t *data, unsigned size, bool is_write)
+{
+	if (port >= X86_COM1_PORT && port < X86_COM1_PORT + 8) {
+		serial_pio(vm->serial, port - X86_COM1_PORT, data, is_write);
+		return;
+	}
+	switch (port) {
+	case X86_I8042_DATA_PORT:
+	case X86_I8042_CMD_PORT:
+		pthread_mutex_lock(&vm->pio_lock);
+		i8042_pio(&vm->i8042, port, data, is_write);
+		pthread_mutex_unlock(&vm->pio_lock);
+		return;
+	case 0x70:
+	case 0x71:
+		pthread_mutex_lock(&vm->pio_lock);
+		rtc_pio(&vm->rtc, port, data, is_write);
+		pthread_mutex_unlock(&vm->pio_lock);
+		return;
+	default:
+		/* Nothing there: reads float high, writes vanish (POST codes on 0x80, the
+		 * QEMU debug-exit port 0xf4, probes of absent legacy devices). */
+		if (!is_write)
+			memset(data, 0xff, size);
+		return;
+	}
+}
+
+static void handle_mmio(struct vm *vm, uint64_t addr, uint8_t *data, unsigned size, bool is_write)
+{
+	if (!is_write)
+		memset(data, 0xff, size);
+	log_debug("guest %s of %u bytes at unbacked 0x%llx ignored", is_write ? "write" : "read",
+		  size, (unsigned long long)addr);
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vm_vcpu *v = arg;
+	struct vm *vm = v->vm;
+	struct hv_exit ex;
+	char name[16];
+	sigset_t set;
+
+	snprintf(name, sizeof(name), "vcpu%u", v->index);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&set);
+	sigaddset(&set, HV_SIG_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!atomic_load(&vm->is_ending)) {
+		int r = hv_vcpu_run(v->hv, &ex);
+		if (r) {
+			vm_end(vm, VM_END_ERROR, 0, NULL, "vcpu%u: KVM_RUN failed: %s", v->index,
+			       strerror(-r));
+			break;
+		}
+		switch (ex.kind) {
+		case HV_EXIT_IO:
+			for (uint32_t i = 0; i < ex.count; i++)
+				handle_pio(vm, ex.port, ex.data + (size_t)i * ex.size, ex.size,
+					   ex.is_write);
+			break;
+		case HV_EXIT_MMIO:
+			handle_mmio(vm, ex.addr, ex.data, ex.size, ex.is_write);
+			break;
+		case HV_EXIT_INTR:
+			if (!atomic_load(&vm->is_ending))
+				hv_vcpu_clear_kick(v->hv);
+			break;
+		case HV_EXIT_HLT:
+			/* Only without an in-kernel LAPIC, which we always have. */
+			break;
+		case HV_EXIT_SHUTDOWN:
+			vm_end(vm, VM_END_SHUTDOWN, 0, NULL, "guest triple fault (vcpu%u)",
+			       v->index);
+			break;
+		case HV_EXIT_RESET:
+			vm_end_reset(vm, "system reset");
+			break;
+		case HV_EXIT_POWEROFF:
+			vm_end(vm, VM_END_POWEROFF, 0, NULL, "guest powered off");
+			break;
+		case HV_EXIT_FAIL_ENTRY:
+		case HV_EXIT_INTERNAL:
+		case HV_EXIT_OTHER: {
+			char dump[2048];
+			hv_vcpu_dump(v->hv, dump, sizeof(dump));
+			if (ex.kind == HV_EXIT_FAIL_ENTRY)
+				vm_end(vm, VM_END_ERROR, 0, dump,
+				       "vcpu%u: KVM could not enter the guest (hardware reason "
+				       "0x%llx)",
+				       v->index, (unsigned long long)ex.hw_reason);
+			else if (ex.kind == HV_EXIT_INTERNAL)
+				vm_end(vm, VM_END_ERROR, 0, dump,
+				       "vcpu%u: KVM internal error (suberror %u%s)", v->index,
+				       ex.suberror, ex.suberror == 1 ? ": emulation failure" : "");
+			else
+				vm_end(vm, VM_END_ERROR, 0, dump, "vcpu%u: unexpected exit %llu",
+				       v->index, (unsigned long long)ex.hw_reason);
+			break;
+		}
+		}
+	}
+	return NULL;
+}
+
+/* --- creation --- */
+
+static int build_cmdline(struct vm *vm, const struct vm_config *cfg)
+{
+	const char *base = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
+
+	vm->cmdline = malloc(CMDLINE_BUF + strlen(base));
+	if (!vm->cmdline)
+		return -ENOMEM;
+	strcpy(vm->cmdline, base);
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm;
+	int r;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	vm->end_fd = -1;
+	vm->ncpus = cfg->ncpus;
+	pthread_mutex_init(&vm->pio_lock, NULL);
+	pthread_mutex_init(&vm->end_lock, NULL);
+	vm->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->end_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "eventfd: %s", strerror(-r));
+		goto fail;
+	}
+
+	r = guest_mem_init(&vm->mem, cfg->mem_size, X86_MMIO_HOLE_START, X86_MMIO_HOLE_END);
+	if (r) {
+		snprintf(err, errlen, "--memory %llu MiB: cannot allocate guest RAM: %s",
+			 (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
+		goto fail;
+	}
+	vm->has_mem = true;
+
+	vm->serial = serial_create(serial_irq_cb, vm);
+	if (!vm->serial) {
+		r = -errno;
+		snprintf(err, errlen, "serial: %s", strerror(-r));
+		goto fail;
+	}
+	i8042_init(&vm->i8042, i8042_reset_cb, vm);
+	rtc_init(&vm->rtc);
+
+	r = build_cmdline(vm, cfg);
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+
+	struct boot_params_in bp = {
+	    .kernel_path = cfg->kernel,
+	    .initrd_path = cfg->initrd,
+	    .cmdline = vm->cmdline,
+	    .protocol = cfg->protocol,
+	    .ncpus = cfg->ncpus,
+	};
+	r = boot_load(&vm->mem, &bp, &vm->entry, err, errlen);
+	if (r)
+		goto fail;
+
+	r = hv_vm_create(&vm->hv, err, errlen);
+	if (r)
+		goto fail;
+	if (cfg->ncpus > hv_max_vcpus(vm->hv)) {
+		snprintf(err, errlen, "--cpus %u: too many (KVM allows at most %u)", cfg->ncpus,
+			 hv_max_vcpus(vm->hv));
+		r = -EINVAL;
+		goto fail;
+	}
+	r = hv_vm_map_ram(vm->hv, &vm->mem);
+	if (r) {
+		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
+		goto fail;
+	}
+
+	vm->vcpus = calloc(cfg->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < cfg->ncpus; i++) {
+		vm->vcpus[i].vm = vm;
+		vm->vcpus[i].index = i;
+		r = hv_vcpu_create(vm->hv, i, cfg->ncpus, &vm->vcpus[i].hv);
+		if (r) {
+			snprintf(err, errlen, "cannot create vcpu%u: %s", i, strerror(-r));
+			goto fail;
+		}
+	}
+	r = hv_vcpu_set_boot_state(vm->vcpus[0].hv, &vm->entry);
+	if (r) {
+		snprintf(err, errlen, "cannot set the boot CPU state: %s", strerror(-r));
+		goto fail;
+	}
+	log_info("%s kernel %s, entry 0x%llx, %u vCPU(s), %llu MiB", vm->entry.format, cfg->kernel,
+		 (unsigned long long)vm->entry.entry, cfg->ncpus,
+		 (unsigned long long)(cfg->mem_size >> 20));
+	*out = vm;
+	return 0;
+
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+/* --- running --- */
+
+struct console_state {
+	bool is_tty;
+	bool saw_ctrl_a;
+	bool stdin_open;
+};
+
+/* Hands terminal input to the guest; in a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A
+ * sends one Ctrl-A. */
+static void console_input(struct vm *vm, struct console_state *cs, const uint8_t *buf, size_t len)
+{
+	uint8_t out[4096];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n < sizeof(out); i++) {
+		uint8_t c = buf[i];
+		if (cs->is_tty && cs->saw_ctrl_a) {
+			cs->saw_ctrl_a = false;
+			if (c == 'x' || c == 'X') {
+				vm_end(vm, VM_END_USER, 0, NULL,
+				       "stopped from the console (Ctrl-A x)");
+				return;
+			}
+			if (c != 0x01)
+				out[n++] = 0x01;
+			out[n++] = c;
+			continue;
+		}
+		if (cs->is_tty && c == 0x01) {
+			cs->saw_ctrl_a = true;
+			continue;
+		}
+		out[n++] = c;
+	}
+	/* The UART's FIFO is 4 KiB; a paste larger than that is cut (a terminal user cannot
+	 * type that fast, and pipes are read in pieces this size). */
+	size_t off = 0;
+	for (int tries = 0; off < n && tries < 1000 && !atomic_load(&vm->is_ending); tries++) {
+		off += serial_input(vm->serial, out + off, n - off);
+		if (off < n)
+			usleep(1000);
+	}
+}
+
+int vm_run(struct vm *vm, struct vm_exit_info *info)
+{
+	struct epoll_event ev, evs[8];
+	struct console_state cs = {.is_tty = isatty(STDIN_FILENO) == 1, .stdin_open = true};
+	sigset_t sigs, old;
+	int sfd = -1, ep = -1, r = 0;
+	unsigned started = 0;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	/* Blocked here (inherited by every thread we start) and read from a signalfd. */
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || ep < 0) {
+		r = -errno;
+		vm_end(vm, VM_END_ERROR, 0, NULL, "cannot set up the control loop: %s",
+		       strerror(-r));
+		goto out;
+	}
+	ev = (struct epoll_event){.events = EPOLLIN, .data.fd = sfd};
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = vm->end_fd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, vm->end_fd, &ev);
+	ev.data.fd = serial_wake_fd(vm->serial);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = STDIN_FILENO;
+	/* /dev/null and regular files cannot be polled: then the guest gets no input. */
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
+		cs.stdin_open = false;
+
+	struct sigaction sa = {.sa_handler = kick_handler};
+	sigemptyset(&sa.sa_mask);
+	sigaction(HV_SIG_KICK, &sa, NULL);
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, HV_SIG_KICK);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL); /* only vCPU threads take kicks */
+
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		r = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (r) {
+			vm_end(vm, VM_END_ERROR, 0, NULL, "cannot start vcpu%u: %s", i,
+			       strerror(-r));
+			break;
+		}
+		vm->vcpus[i].is_started = true;
+		started++;
+	}
+
+	while (!atomic_load(&vm->is_ending)) {
+		int n = epoll_wait(ep, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_end(vm, VM_END_ERROR, 0, NULL, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof(si)) == sizeof(si))
+					vm_end(vm, VM_END_SIGNAL, (int)si.ssi_signo, NULL,
+					       "stopped by %s", strsignal((int)si.ssi_signo));
+			} else if (fd == STDIN_FILENO) {
+				uint8_t buf[4096];
+				ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
+				if (got > 0) {
+					console_input(vm, &cs, buf, (size_t)got);
+				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+					/* End of input: the guest runs on without a keyboard. */
+					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+					cs.stdin_open = false;
+				}
+			} else if (fd == serial_wake_fd(vm->serial)) {
+				if (serial_flush(vm->serial, STDOUT_FILENO) == -EPIPE)
+					log_debug("console output closed");
+			}
+		}
+	}
+
+out:
+	/* Let vCPUs blocked on console backpressure go, then stop and join them all. */
+	serial_close(vm->serial);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].hv)
+			hv_vcpu_kick(vm->vcpus[i].hv);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpus[i].is_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].is_started = false;
+		}
+	}
+	serial_flush(vm->serial, STDOUT_FILENO);
+	if (sfd >= 0)
+		close(sfd);
+	if (ep >= 0)
+		close(ep);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)started;
+	pthread_mutex_lock(&vm->end_lock);
+	*info = vm->info;
+	pthread_mutex_unlock(&vm->end_lock);
+	return r;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->ncpus; i++) {
+			if (vm->vcpus[i].is_started) {
+				atomic_store(&vm->is_ending, true);
+				hv_vcpu_kick(vm->vcpus[i].hv);
+				pthread_join(vm->vcpus[i].thread, NULL);
+			}
+			hv_vcpu_destroy(vm->vcpus[i].hv);
+		}
+		free(vm->vcpus);
+	}
+	hv_vm_destroy(vm->hv);
+	serial_destroy(vm->serial);
+	if (vm->has_mem)
+		guest_mem_fini(&vm->mem);
+	if (vm->end_fd >= 0)
+		close(vm->end_fd);
+	free(vm->cmdline);
+	pthread_mutex_destroy(&vm->pio_lock);
+	pthread_mutex_destroy(&vm->end_lock);
+	free(vm);
+}
+
+int vm_exit_status(const struct vm_exit_info *info)
+{
+	switch (info->end) {
+	case VM_END_POWEROFF:
+	case VM_END_RESET:
+	case VM_END_SHUTDOWN:
+	case VM_END_USER:
+		return 0;
+	case VM_END_PANIC:
+		return 3;
+	case VM_END_SIGNAL:
+		return 128 + info->signo;
+	case VM_END_NONE:
+	case VM_END_ERROR:
+	default:
+		return 2;
+	}
+}
