@@ -303,8 +303,8 @@ bool virtq_should_notify(struct virtq *q)
 	bool was_valid = q->is_signalled_valid;
 	bool notify;
 
-	if (was_valid && old == now)
-		return false; /* nothing pushed since the last decision */
+	if (old == now)
+		return false; /* nothing pushed since activation or the last decision */
 	q->signalled_used = now;
 	q->is_signalled_valid = true;
 	/* Store-load fence: our used->idx store must be visible before we read used_event /
