@@ -8,7 +8,7 @@
 GUEST_OUT := $(O)/guests
 GUEST_SRC := tests/guests
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
-	-ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie -fno-stack-protector \
+	-ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie -fno-stack-protector -fno-delete-null-pointer-checks \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -mno-red-zone -mgeneral-regs-only \
 	-mcmodel=small -m64 -I$(GUEST_SRC)
 GUEST_ASFLAGS := -m64 -I$(GUEST_SRC)
@@ -45,3 +45,6 @@ GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello.elf hello.bzImage mem.elf mem.bz
 guests:: $(GUEST_IMAGES)
 
 .PRECIOUS: $(GUEST_OUT)/obj/%.o $(GUEST_OUT)/%.bz.elf
+
+# The SMP guest also carries its AP trampoline.
+$(GUEST_OUT)/smp.elf $(GUEST_OUT)/smp.bz.elf: $(GUEST_OUT)/obj/smp_tramp.o

@@ -87,7 +87,7 @@ static uint64_t pattern(uint64_t addr, uint64_t flip)
 
 static int probe_write(uint64_t addr, uint64_t flip)
 {
-	*(volatile uint64_t *)(uintptr_t)addr = pattern(addr, flip);
+	*(volatile uint64_t *)rt_phys(addr) = pattern(addr, flip);
 	return 0;
 }
 
@@ -95,7 +95,7 @@ static uint64_t bad_addr, bad_val;
 
 static int probe_check(uint64_t addr, uint64_t flip)
 {
-	uint64_t v = *(volatile uint64_t *)(uintptr_t)addr;
+	uint64_t v = *(volatile uint64_t *)rt_phys(addr);
 
 	if (v == pattern(addr, flip))
 		return 0;

@@ -193,7 +193,7 @@ static void copy_cmdline(uint64_t paddr)
 		rt_cmdline_truncated = true;
 		return;
 	}
-	src = (const volatile char *)(uintptr_t)paddr;
+	src = (const volatile char *)rt_phys(paddr);
 	for (i = 0; i < RT_CMDLINE_MAX - 1 && src[i]; i++)
 		rt_cmdline[i] = src[i];
 	rt_cmdline[i] = 0;
@@ -210,12 +210,12 @@ static void boot_fail(const char *why)
 
 static uint64_t rd64(uint64_t addr)
 {
-	return *(const volatile uint64_t *)(uintptr_t)addr;
+	return *(const volatile uint64_t *)rt_phys(addr);
 }
 
 static uint32_t rd32(uint64_t addr)
 {
-	return *(const volatile uint32_t *)(uintptr_t)addr;
+	return *(const volatile uint32_t *)rt_phys(addr);
 }
 
 /* hvm_start_info: magic, version, flags, nr_modules (u32 each), modlist_paddr, cmdline_paddr,
@@ -253,7 +253,7 @@ static void read_boot_params(uint64_t bp)
 
 	if (bp >= rt_mapped_end - 4096)
 		boot_fail("boot_params above 4 GiB");
-	n = *(const volatile uint8_t *)(uintptr_t)(bp + BP_E820_COUNT);
+	n = *(const volatile uint8_t *)rt_phys(bp + BP_E820_COUNT);
 	if (n > RT_MAP_MAX)
 		boot_fail("more than 128 e820 entries");
 	for (unsigned i = 0; i < n; i++) {

@@ -64,6 +64,16 @@ void *memcpy(void *d, const void *s, size_t n);
 size_t strlen(const char *s);
 int memcmp(const void *a, const void *b, size_t n);
 
+/* A physical (= identity-mapped virtual) address as a pointer; hidden from the compiler's
+ * bounds checks, which think low addresses are null-ish. */
+static inline void *rt_phys(uint64_t addr)
+{
+	void *p = (void *)(uintptr_t)addr;
+
+	__asm__("" : "+r"(p));
+	return p;
+}
+
 static inline void rt_outb(uint16_t port, uint8_t v)
 {
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
