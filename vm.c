@@ -18,6 +18,8 @@
 #include "hv/hv.h"
 #include "mem/guest_mem.h"
 #include "util/log.h"
+#include "virtio/mmio.h"
+#include "devices/virtio_rng.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -51,6 +53,10 @@ struct vm {
 	struct vm_vcpu *vcpus;
 	struct boot_entry entry;
 	char *cmdline;
+
+	struct virtio_mmio *virtio[X86_VIRTIO_MMIO_SLOTS];
+	unsigned nr_virtio;
+	size_t cmdline_len;
 
 	struct serial *serial;
 	pthread_mutex_t pio_lock; /* i8042 and RTC */
@@ -237,14 +243,92 @@ static void *vcpu_thread(void *arg)
 
 /* --- creation --- */
 
+/* Device fragments go first: anything after a "--" in the user's command line belongs to
+ * init, not the kernel. */
 static int build_cmdline(struct vm *vm, const struct vm_config *cfg)
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
+	size_t len = 0, cap = CMDLINE_BUF + strlen(base);
 
-	vm->cmdline = malloc(CMDLINE_BUF + strlen(base));
+	vm->cmdline = malloc(cap);
 	if (!vm->cmdline)
 		return -ENOMEM;
-	strcpy(vm->cmdline, base);
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		int n = virtio_mmio_cmdline(vm->virtio[i], vm->cmdline + len, cap - len - 1);
+		if (n < 0)
+			return n;
+		len += (size_t)n;
+		vm->cmdline[len++] = ' ';
+	}
+	strcpy(vm->cmdline + len, base);
+	return 0;
+}
+
+/* Places a virtio device in the next MMIO slot. Takes ownership of dev (freed through its
+ * ops->destroy, also on failure). */
+static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops, void *dev, char *err,
+			 size_t errlen)
+{
+	unsigned slot = vm->nr_virtio;
+
+	if (slot == X86_VIRTIO_MMIO_SLOTS) {
+		if (ops->destroy)
+			ops->destroy(dev);
+		snprintf(err, errlen, "too many devices (at most %d virtio devices)",
+			 X86_VIRTIO_MMIO_SLOTS);
+		return -ENOSPC;
+	}
+	struct virtio_mmio *t =
+	    virtio_mmio_create(&vm->mem, X86_VIRTIO_MMIO_BASE + slot * X86_VIRTIO_MMIO_SIZE,
+			       X86_VIRTIO_IRQ_BASE + slot, ops, dev);
+	if (!t) {
+		int r = -errno;
+		if (ops->destroy)
+			ops->destroy(dev);
+		snprintf(err, errlen, "%s: cannot create the device: %s", ops->name, strerror(-r));
+		return r;
+	}
+	vm->virtio[vm->nr_virtio++] = t;
+	return 0;
+}
+
+static int vm_create_devices(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	int r;
+
+	if (cfg->has_rng) {
+		void *rng = virtio_rng_create();
+		if (!rng) {
+			snprintf(err, errlen, "virtio-rng: %s", strerror(errno));
+			return -errno;
+		}
+		r = vm_add_virtio(vm, &virtio_rng_ops, rng, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Queue kicks become ioeventfds and interrupts irqfds, so neither passes through a vCPU
+ * thread in user space. */
+static int vm_wire_virtio(struct vm *vm, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		struct virtio_mmio *t = vm->virtio[i];
+		int r = hv_vm_irqfd(vm->hv, virtio_mmio_gsi(t), virtio_mmio_irqfd(t), true);
+		if (r) {
+			snprintf(err, errlen, "KVM_IRQFD: %s", strerror(-r));
+			return r;
+		}
+		for (unsigned q = 0; q < virtio_mmio_nr_queues(t); q++) {
+			r = hv_vm_ioeventfd(vm->hv, virtio_mmio_base(t) + VIRTIO_MMIO_QUEUE_NOTIFY,
+					    4, q, virtio_mmio_notify_fd(t, q), false, true);
+			if (r) {
+				snprintf(err, errlen, "KVM_IOEVENTFD: %s", strerror(-r));
+				return r;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -286,6 +370,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	i8042_init(&vm->i8042, i8042_reset_cb, vm);
 	rtc_init(&vm->rtc);
 
+	r = vm_create_devices(vm, cfg, err, errlen);
+	if (r)
+		goto fail;
 	r = build_cmdline(vm, cfg);
 	if (r) {
 		snprintf(err, errlen, "out of memory");
@@ -317,6 +404,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
 		goto fail;
 	}
+
+	r = vm_wire_virtio(vm, err, errlen);
+	if (r)
+		goto fail;
 
 	vm->vcpus = calloc(cfg->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
@@ -519,7 +610,11 @@ void vm_destroy(struct vm *vm)
 		}
 		free(vm->vcpus);
 	}
+	/* The VM (and with it every irqfd and ioeventfd) goes first, then the devices stop
+	 * their workers, then guest memory goes. */
 	hv_vm_destroy(vm->hv);
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_destroy(vm->virtio[i]);
 	serial_destroy(vm->serial);
 	if (vm->has_mem)
 		guest_mem_fini(&vm->mem);
