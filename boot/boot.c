@@ -99,6 +99,9 @@ static int boot_load_initrd(struct guest_mem *m, const char *path, uint64_t kern
 	if (limit > guest_mem_low_end(m))
 		limit = guest_mem_low_end(m);
 	top = limit & ~(PAGE_SIZE - 1);
+	/* Never below 1 MiB, where the boot structures are (a tiny ELF guest may end there). */
+	if (kernel_end < X86_LOW_RESERVED_END)
+		kernel_end = X86_LOW_RESERVED_END;
 	bottom = kernel_end > UINT64_MAX - (PAGE_SIZE - 1)
 		     ? UINT64_MAX
 		     : (kernel_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);

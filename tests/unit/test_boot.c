@@ -868,6 +868,19 @@ TEST(initrd_errors)
 	CHECK_EQ(run_boot(k, i, NULL, BOOT_PROTO_AUTO, &out), 0);
 	CHECK_EQ(rd32(rd32(X86_PVH_INFO_ADDR + 16)), 0x101000);
 
+	/* A tiny ELF guest below 1 MiB: the initrd still stays above 1 MiB (boot tables). */
+	build_elf(&e, 0, 4);
+	ph(&e, 1)->p_paddr = 0x10000;
+	eh(&e)->e_entry = 0x10000;
+	k = write_tmp("k-low.elf", e.d, e.size);
+	i = write_tmp("low-initrd", big, RAM_SIZE - 0x100000 + 0x1000);
+	CHECK_EQ(run_boot(k, i, NULL, BOOT_PROTO_AUTO, &out), -ENOMEM);
+	CHECK(has("too large (8 MiB; at most 7 MiB fit below 0x800000"));
+	i = write_tmp("low-initrd2", big, RAM_SIZE - 0x100000);
+	CHECK_EQ(run_boot(k, i, NULL, BOOT_PROTO_AUTO, &out), 0);
+	CHECK_EQ(rd32(X86_ZERO_PAGE_ADDR + 0x218), 0x100000);
+	CHECK(memcmp(ram + X86_MPTABLE_ADDR, "_MP_", 4) == 0);
+
 	/* bzImage: initrd_addr_max caps it lower than RAM does. */
 	build_bz(&b);
 	put32(b.d + 0x22c, 0x3fffff);
