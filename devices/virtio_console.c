@@ -1,0 +1,340 @@
+/* devices/virtio_console.c — virtio console, single port (hvc0). See virtio_console.h.
+ *
+ * One worker watches the two queue kicks and the input fd. Input is read into a host
+ * buffer first and only then copied into a receive buffer the driver posted, so a guest
+ * that posts no buffers is never handed an empty one; while input waits for buffers the
+ * input fd is not watched (no busy loop), and the next rx kick brings it back. Output is
+ * written from the driver's readable buffers straight to out_fd; if out_fd is non-blocking
+ * and full, the worker waits for it in short slices so pause/stop still get through, and
+ * keeps the half-written chain for later. A slow terminal thus slows the guest's console
+ * (its tx buffers come back later) and loses nothing.
+ *
+ * Trust: chains come checked from virtq_pop(); the device only reads readable buffers and
+ * writes writable ones, bounded by their lengths. The fds are the caller's (trusted).
+ */
+#include "devices/virtio_console.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/worker.h"
+
+#define CON_IN_BUF	  4096
+#define CON_POLL_SLICE_MS 50
+
+struct virtio_console {
+	const struct guest_mem *mem;
+	int in_fd, out_fd;
+	struct virtio_mmio *t;
+	struct worker *worker;
+	bool is_watching_in; /* in_fd is registered with the worker */
+	bool is_in_done;     /* input ended (EOF, error) or cannot be polled */
+	uint8_t in_buf[CON_IN_BUF];
+	size_t in_len, in_off; /* pending input is in_buf[in_off, in_len) */
+	bool has_tx;	       /* tx_chain is popped and partly written */
+	size_t tx_off;
+	struct virtq_chain tx_chain;
+	struct virtq_chain rx_chain;
+	_Atomic uint64_t nr_in_bytes, nr_out_bytes;
+};
+
+struct virtio_console *virtio_console_create(const struct guest_mem *mem, int in_fd, int out_fd,
+					     char *err, size_t errlen)
+{
+	struct virtio_console *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		snprintf(err, errlen, "virtio-console: out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->mem = mem;
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->is_in_done = in_fd < 0;
+	return c;
+}
+
+void virtio_console_destroy(struct virtio_console *c)
+{
+	free(c);
+}
+
+void virtio_console_get_stats(const struct virtio_console *c, uint64_t *in_bytes,
+			      uint64_t *out_bytes)
+{
+	*in_bytes = atomic_load_explicit(&c->nr_in_bytes, memory_order_relaxed);
+	*out_bytes = atomic_load_explicit(&c->nr_out_bytes, memory_order_relaxed);
+}
+
+static void con_input_fn(struct worker *w, int fd, uint32_t events, void *arg);
+
+/* Watches in_fd again if input is wanted and possible. */
+static void con_watch_input(struct virtio_console *c, bool on)
+{
+	if (on == c->is_watching_in || (on && c->is_in_done))
+		return;
+	if (!on) {
+		worker_del_fd(c->worker, c->in_fd);
+		c->is_watching_in = false;
+		return;
+	}
+	int r = worker_add_fd(c->worker, c->in_fd, EPOLLIN, con_input_fn, c);
+	if (r < 0) {
+		/* EPERM: a regular file or /dev/null — nothing to poll, so no input. */
+		if (r != -EPERM)
+			log_warn("virtio-console: cannot watch the input fd: %s", strerror(-r));
+		c->is_in_done = true;
+		return;
+	}
+	c->is_watching_in = true;
+}
+
+static struct virtq *con_queue(struct virtio_console *c, unsigned q)
+{
+	struct virtq *vq = virtio_mmio_queue(c->t, q);
+
+	return vq && vq->is_ready ? vq : NULL;
+}
+
+/* Copies pending input into the driver's receive buffers. */
+static void con_rx_deliver(struct virtio_console *c)
+{
+	struct virtq *vq = con_queue(c, VIRTIO_CONSOLE_RXQ);
+	bool is_pushed = false;
+
+	while (vq && c->in_off < c->in_len) {
+		int r = virtq_pop(vq, &c->rx_chain);
+		size_t n;
+
+		if (r < 0) {
+			log_guest("virtio-console: receive queue broken by the driver");
+			virtio_mmio_set_needs_reset(c->t);
+			break;
+		}
+		if (r == 0)
+			break;
+		n = virtq_chain_write(&c->rx_chain, 0, c->in_buf + c->in_off,
+				      c->in_len - c->in_off);
+		c->in_off += n;
+		atomic_fetch_add_explicit(&c->nr_in_bytes, n, memory_order_relaxed);
+		virtq_push(vq, c->rx_chain.head, (uint32_t)n);
+		is_pushed = true;
+	}
+	if (is_pushed)
+		virtio_mmio_signal_used(c->t, VIRTIO_CONSOLE_RXQ);
+	/* Read more only when everything read so far reached the guest. */
+	con_watch_input(c, c->in_off == c->in_len);
+}
+
+static void con_input_fn(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	struct virtio_console *c = arg;
+	ssize_t n;
+
+	(void)w;
+	/* events == 0 is the "check again" call after a resume: never read then, in_fd may
+	 * be blocking. */
+	if (events && c->in_off == c->in_len) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+		/* A stale event must not block the worker on a blocking terminal. */
+		if (poll(&pfd, 1, 0) <= 0)
+			return;
+		n = read(fd, c->in_buf, sizeof(c->in_buf));
+		if (n > 0) {
+			c->in_off = 0;
+			c->in_len = (size_t)n;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			/* EOF or a dead terminal: stop listening for good. */
+			con_watch_input(c, false);
+			c->is_in_done = true;
+			return;
+		}
+	}
+	con_rx_deliver(c);
+}
+
+/* Writes the rest of the current tx chain. Returns false if it had to give up for a
+ * pause/stop (the chain stays pending). */
+static bool con_tx_write(struct virtio_console *c)
+{
+	const struct virtq_chain *ch = &c->tx_chain;
+	size_t skip = c->tx_off;
+
+	for (unsigned i = 0; i < ch->nr_out; i++) {
+		const uint8_t *p = ch->iov[i].iov_base;
+		size_t len = ch->iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		p += skip;
+		len -= skip;
+		skip = 0;
+		while (len) {
+			ssize_t n = c->out_fd < 0 ? (ssize_t)len : write(c->out_fd, p, len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN) {
+				struct pollfd pfd = {.fd = c->out_fd, .events = POLLOUT};
+
+				if (worker_should_yield(c->worker))
+					return false;
+				poll(&pfd, 1, CON_POLL_SLICE_MS);
+				continue;
+			}
+			if (n <= 0) {
+				/* The terminal is gone: drop output rather than stall the guest. */
+				c->tx_off = ch->out_len;
+				return true;
+			}
+			p += n;
+			len -= (size_t)n;
+			c->tx_off += (size_t)n;
+			atomic_fetch_add_explicit(&c->nr_out_bytes, (uint64_t)n,
+						  memory_order_relaxed);
+		}
+	}
+	return true;
+}
+
+static void con_tx_run(struct virtio_console *c)
+{
+	struct virtq *vq = con_queue(c, VIRTIO_CONSOLE_TXQ);
+	bool is_pushed = false;
+
+	while (vq) {
+		if (!c->has_tx) {
+			int r = virtq_pop(vq, &c->tx_chain);
+
+			if (r < 0) {
+				log_guest("virtio-console: transmit queue broken by the driver");
+				virtio_mmio_set_needs_reset(c->t);
+				break;
+			}
+			if (r == 0)
+				break;
+			c->has_tx = true;
+			c->tx_off = 0;
+		}
+		if (!con_tx_write(c))
+			break;
+		c->has_tx = false;
+		virtq_push(vq, c->tx_chain.head, 0);
+		is_pushed = true;
+	}
+	if (is_pushed)
+		virtio_mmio_signal_used(c->t, VIRTIO_CONSOLE_TXQ);
+}
+
+static void con_rx_kick_fn(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	(void)w;
+	(void)events;
+	worker_eventfd_drain(fd);
+	con_rx_deliver(arg);
+}
+
+static void con_tx_kick_fn(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	(void)w;
+	(void)events;
+	worker_eventfd_drain(fd);
+	con_tx_run(arg);
+}
+
+/* --- transport hooks --- */
+
+static uint64_t con_features(void *dev)
+{
+	(void)dev;
+	return VIRTIO_RING_FEATURES;
+}
+
+static void con_config_read(void *dev, uint32_t offset, void *data, unsigned size)
+{
+	/* cols, rows, max_nr_ports, emerg_wr: all meaningless without their features. */
+	(void)dev;
+	(void)offset;
+	memset(data, 0, size);
+}
+
+static void con_reset(void *dev)
+{
+	struct virtio_console *c = dev;
+
+	if (c->worker)
+		worker_destroy(c->worker);
+	c->worker = NULL;
+	c->is_watching_in = false;
+	c->has_tx = false; /* the chain belonged to the old ring */
+	c->t = NULL;
+}
+
+static int con_activate(void *dev, struct virtio_mmio *t)
+{
+	struct virtio_console *c = dev;
+	int r;
+
+	c->t = t;
+	c->worker = worker_create("vconsole");
+	if (!c->worker)
+		return -errno;
+	r = worker_add_fd(c->worker, virtio_mmio_notify_fd(t, VIRTIO_CONSOLE_RXQ), EPOLLIN,
+			  con_rx_kick_fn, c);
+	if (r == 0)
+		r = worker_add_fd(c->worker, virtio_mmio_notify_fd(t, VIRTIO_CONSOLE_TXQ), EPOLLIN,
+				  con_tx_kick_fn, c);
+	if (r == 0) {
+		con_watch_input(c, c->in_off == c->in_len);
+		r = worker_start(c->worker);
+	}
+	if (r < 0) {
+		log_error("virtio-console: cannot start: %s", strerror(-r));
+		con_reset(c);
+	}
+	return r;
+}
+
+static int con_pause(void *dev)
+{
+	struct virtio_console *c = dev;
+
+	return c->worker ? worker_pause(c->worker) : 0;
+}
+
+static int con_resume(void *dev)
+{
+	struct virtio_console *c = dev;
+
+	return c->worker ? worker_resume(c->worker) : 0;
+}
+
+static void con_destroy(void *dev)
+{
+	virtio_console_destroy(dev);
+}
+
+const struct virtio_device_ops virtio_console_ops = {
+    .name = "virtio-console",
+    .device_id = VIRTIO_ID_CONSOLE,
+    .nr_queues = 2,
+    .max_queue_size = 256,
+    .features = con_features,
+    .config_read = con_config_read,
+    .activate = con_activate,
+    .reset = con_reset,
+    .pause = con_pause,
+    .resume = con_resume,
+    .destroy = con_destroy,
+};
