@@ -1,0 +1,15 @@
+# bench/bench.mk — benchmark programs (included by the top Makefile). Output in $(O)/bench/.
+#   bench/startup: floor (bare-KVM floor, static), runstat (wall time + peak RSS of a command);
+#   run with bench/startup/run.sh [RUNS] (it builds what it needs into build-bench/).
+
+BENCH_CFLAGS := $(CFLAGS_BASE) -O2
+
+$(O)/bench/startup/floor: bench/startup/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -static -o $@ $<
+
+$(O)/bench/startup/runstat: bench/startup/runstat.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+benches:: $(O)/bench/startup/floor $(O)/bench/startup/runstat
