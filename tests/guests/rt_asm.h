@@ -11,9 +11,9 @@
 #define RT_ENTRY_BZ32 3
 #define RT_ENTRY_BZ16 4
 
-/* Page directories in the pool: 2 MiB pages, one directory per GiB, 16 GiB at most (or
- * without directories above 4 GiB when the CPU has 1 GiB pages). */
-#define RT_PD_PAGES   16
+/* Page directories in the pool: 2 MiB pages, one directory per GiB, 64 GiB at most (no
+ * directories are needed above 4 GiB when the CPU has 1 GiB pages). */
+#define RT_PD_PAGES   64
 #define RT_STACK_SIZE 8192
 
 #define CR0_PE	 0x00000001

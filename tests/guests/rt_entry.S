@@ -141,7 +141,13 @@ rt_gdtp:
 	.globl rt_pml4, rt_pdpt, rt_pd
 rt_pml4:	.skip 4096
 rt_pdpt:	.skip 4096
+
+/* Page directories are never cleared: every one in use has all 512 entries written. */
+	.section .pgpool, "aw", @nobits
+	.p2align 12
 rt_pd:		.skip 4096 * RT_PD_PAGES
+
+	.section .bss
 	.p2align 4
 	.skip RT_STACK_SIZE
 	.globl rt_stack_top
