@@ -859,7 +859,7 @@ TEST(initrd_errors)
 	CHECK(has("is empty"));
 
 	/* RAM is 8 MiB, the kernel ends at 1 MiB + 0x200: 6 MiB fits, 7 MiB does not. */
-	big = calloc(1, 7 * MIB);
+	big = calloc(1, RAM_SIZE);
 	i = write_tmp("big-initrd", big, 7 * MIB);
 	CHECK_EQ(run_boot(k, i, NULL, BOOT_PROTO_AUTO, &out), -ENOMEM);
 	CHECK(has("--initrd "));
