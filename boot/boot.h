@@ -15,7 +15,7 @@
 
 enum boot_protocol {
 	BOOT_PROTO_AUTO,    /* ELF: PVH note if present, else 64-bit entry; bzImage: 64-bit */
-	BOOT_PROTO_PVH,     /* ELF only: 32-bit PVH entry (XEN_ELFNOTE_PHYS32_ENTRY) */
+	BOOT_PROTO_PVH,	    /* ELF only: 32-bit PVH entry (XEN_ELFNOTE_PHYS32_ENTRY) */
 	BOOT_PROTO_LINUX64, /* 64-bit Linux boot protocol entry (ELF e_entry, or bzImage +0x200) */
 };
 
@@ -26,22 +26,22 @@ enum boot_entry_mode {
 
 struct boot_params_in {
 	const char *kernel_path;
-	const char *initrd_path;    /* NULL: none */
-	const char *cmdline;        /* NULL or "": empty */
+	const char *initrd_path; /* NULL: none */
+	const char *cmdline;	 /* NULL or "": empty */
 	enum boot_protocol protocol;
-	unsigned ncpus;             /* for the MP table */
+	unsigned ncpus; /* for the MP table */
 	/* virtio-mmio devices are described to the guest on the cmdline by the caller. */
 };
 
 struct boot_entry {
 	enum boot_entry_mode mode;
-	uint64_t entry;      /* guest physical address of the first instruction */
-	uint64_t info_gpa;   /* start_info (PVH, ebx) or boot_params (LINUX64, rsi) */
-	uint64_t cr3;        /* LINUX64: X86_PML4_ADDR */
-	uint64_t gdt_gpa;    /* X86_BOOT_GDT_ADDR */
+	uint64_t entry;	   /* guest physical address of the first instruction */
+	uint64_t info_gpa; /* start_info (PVH, ebx) or boot_params (LINUX64, rsi) */
+	uint64_t cr3;	   /* LINUX64: X86_PML4_ADDR */
+	uint64_t gdt_gpa;  /* X86_BOOT_GDT_ADDR */
 	uint16_t gdt_limit;
-	uint64_t idt_gpa;    /* X86_BOOT_IDT_ADDR (limit 0) */
-	const char *format;  /* "ELF/PVH", "ELF/64-bit", "bzImage/64-bit": for messages */
+	uint64_t idt_gpa;   /* X86_BOOT_IDT_ADDR (limit 0) */
+	const char *format; /* "ELF/PVH", "ELF/64-bit", "bzImage/64-bit": for messages */
 };
 
 /* Loads everything and fills *out. On failure returns -errno and writes one line (without
