@@ -36,10 +36,10 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, 
 	m->nr_regions = 1;
 	if (ram_size > low) {
 		m->regions[1] = (struct guest_region){
-			.gpa = hole_end,
-			.size = ram_size - low,
-			.host = m->map + low,
-			.fd_offset = low,
+		    .gpa = hole_end,
+		    .size = ram_size - low,
+		    .host = m->map + low,
+		    .fd_offset = low,
 		};
 		m->nr_regions = 2;
 	}

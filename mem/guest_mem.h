@@ -16,17 +16,17 @@
 #define GUEST_MEM_MAX_REGIONS 4
 
 struct guest_region {
-	uint64_t gpa;   /* first guest physical address */
-	uint64_t size;  /* bytes; never 0 */
-	uint8_t *host;  /* host address of gpa */
+	uint64_t gpa;	    /* first guest physical address */
+	uint64_t size;	    /* bytes; never 0 */
+	uint8_t *host;	    /* host address of gpa */
 	uint64_t fd_offset; /* offset of the region inside the memfd (for KVM and snapshots) */
 };
 
 struct guest_mem {
-	int fd;                  /* the memfd, or -1 for a caller-supplied buffer */
-	uint8_t *map;            /* whole mapping (all regions, back to back) */
+	int fd;	      /* the memfd, or -1 for a caller-supplied buffer */
+	uint8_t *map; /* whole mapping (all regions, back to back) */
 	uint64_t map_size;
-	uint64_t ram_size;       /* sum of region sizes */
+	uint64_t ram_size; /* sum of region sizes */
 	unsigned nr_regions;
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 };

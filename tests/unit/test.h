@@ -16,36 +16,35 @@ static int test_passed, test_failed;
 
 #define TEST(name) static void name(void)
 
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			test_failed_checks++;                                           \
-			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-				#cond);                                                 \
-		}                                                                       \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			test_failed_checks++;                                                      \
+			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                   \
-	do {                                                                             \
-		long long _a = (long long)(a), _b = (long long)(b);                      \
-		if (_a != _b) {                                                          \
-			test_failed_checks++;                                            \
+#define CHECK_EQ(a, b)                                                                        \
+	do {                                                                                  \
+		long long _a = (long long)(a), _b = (long long)(b);                           \
+		if (_a != _b) {                                                               \
+			test_failed_checks++;                                                 \
 			fprintf(stderr, "  %s:%d: %s == %s failed: %lld != %lld\n", __FILE__, \
-				__LINE__, #a, #b, _a, _b);                               \
-		}                                                                        \
+				__LINE__, #a, #b, _a, _b);                                    \
+		}                                                                             \
 	} while (0)
 
-#define RUN(name)                                                                        \
-	do {                                                                             \
-		int _before = test_failed_checks;                                        \
-		name();                                                                  \
-		if (test_failed_checks == _before) {                                     \
-			test_passed++;                                                   \
-			printf("ok   %s\n", #name);                                      \
-		} else {                                                                 \
-			test_failed++;                                                   \
-			printf("FAIL %s\n", #name);                                      \
-		}                                                                        \
+#define RUN(name)                                    \
+	do {                                         \
+		int _before = test_failed_checks;    \
+		name();                              \
+		if (test_failed_checks == _before) { \
+			test_passed++;               \
+			printf("ok   %s\n", #name);  \
+		} else {                             \
+			test_failed++;               \
+			printf("FAIL %s\n", #name);  \
+		}                                    \
 	} while (0)
 
 static inline int test_summary(void)
