@@ -26,10 +26,10 @@ $(GUEST_OUT)/obj/%.o: $(GUEST_SRC)/%.S
 $(GUEST_OUT)/hello.elf: $(GUEST_OUT)/obj/hello_pvh.o $(GUEST_SRC)/pvh.ld
 	$(LD) $(GUEST_LDFLAGS) -T $(GUEST_SRC)/pvh.ld -o $@ $(filter %.o,$^)
 
-# PVH ELF on the C runtime
+# ELF on the C runtime: PVH note (32-bit entry) and a 64-bit e_entry
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/rt_pvh.o $(GUEST_RT) $(GUEST_OUT)/obj/%.o \
 		$(GUEST_SRC)/pvh.ld
-	$(LD) $(GUEST_LDFLAGS) -T $(GUEST_SRC)/pvh.ld -o $@ $(filter %.o,$^)
+	$(LD) $(GUEST_LDFLAGS) -T $(GUEST_SRC)/pvh.ld -e elf64_start -o $@ $(filter %.o,$^)
 
 # bzImage: link an ELF with the setup at 0 and the kernel at 0x100000, then flatten it.
 $(GUEST_OUT)/%.bz.elf: $(GUEST_OUT)/obj/rt_bz.o $(GUEST_RT) $(GUEST_OUT)/obj/%.o \

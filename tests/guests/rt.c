@@ -290,6 +290,10 @@ void rt_start64(uint32_t kind, uint64_t info)
 		rt_format = "bzImage/16-bit";
 		read_boot_params(info);
 		break;
+	case RT_ENTRY_ELF64:
+		rt_format = "ELF/64-bit";
+		read_boot_params(info);
+		break;
 	default:
 		boot_fail("unknown entry");
 	}
@@ -299,5 +303,6 @@ void rt_start64(uint32_t kind, uint64_t info)
 
 bool rt_boot_params_has_hdr(void)
 {
-	return rt_entry_kind != RT_ENTRY_PVH && rd32(boot_info + BP_HDR_MAGIC) == 0x53726448;
+	return rt_entry_kind != RT_ENTRY_PVH && rt_entry_kind != RT_ENTRY_ELF64 &&
+	       rd32(boot_info + BP_HDR_MAGIC) == 0x53726448;
 }

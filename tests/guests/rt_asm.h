@@ -6,10 +6,11 @@
 #define RT_CS64 0x10
 #define RT_DS	0x18
 
-#define RT_ENTRY_PVH  1
-#define RT_ENTRY_BZ64 2
-#define RT_ENTRY_BZ32 3
-#define RT_ENTRY_BZ16 4
+#define RT_ENTRY_PVH   1
+#define RT_ENTRY_BZ64  2
+#define RT_ENTRY_BZ32  3
+#define RT_ENTRY_BZ16  4
+#define RT_ENTRY_ELF64 5
 
 /* Page directories in the pool: 2 MiB pages, one directory per GiB, 64 GiB at most (no
  * directories are needed above 4 GiB when the CPU has 1 GiB pages). */

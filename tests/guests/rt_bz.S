@@ -141,4 +141,5 @@ startup_32:				/* esi = boot_params */
 	.code64
 	.globl startup_64
 startup_64:				/* rsi = boot_params */
+	mov $RT_ENTRY_BZ64, %edi
 	jmp rt_enter64

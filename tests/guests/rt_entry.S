@@ -74,13 +74,14 @@ rt_long64:
 	hlt
 	jmp 3b
 
-/* Long mode with the VMM's GDT and page tables. rsi = boot_params. */
+/* Long mode with the VMM's GDT and page tables. edi = RT_ENTRY_*, rsi = boot_params. */
 	.globl rt_enter64
 rt_enter64:
 	cli
 	cld
 	mov $rt_stack_top, %rsp
 	mov %rsi, %rbx
+	mov %edi, %ebp
 	lgdt rt_gdtp
 	pushq $RT_CS64
 	pushq $1f
@@ -113,7 +114,7 @@ rt_enter64:
 	jnz 2b
 	mov $rt_pml4, %eax
 	mov %rax, %cr3
-	mov $RT_ENTRY_BZ64, %edi
+	mov %ebp, %edi
 	mov %rbx, %rsi
 	call rt_start64
 3:	cli

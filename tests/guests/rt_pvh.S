@@ -1,6 +1,7 @@
-/* tests/guests/rt_pvh.S — PVH entry of the C test guests (mem.elf, smp.elf): the Xen
- * PHYS32_ENTRY note and a 32-bit entry that hands ebx (hvm_start_info) to rt_enter32.
- * Trusts: nothing (rt.c checks start_info).
+/* tests/guests/rt_pvh.S — ELF entries of the C test guests (mem.elf, smp.elf): the Xen
+ * PHYS32_ENTRY note with a 32-bit PVH entry (ebx = hvm_start_info), and the ELF e_entry, a
+ * 64-bit Linux boot protocol entry (rsi = boot_params), for VMMs told not to use PVH.
+ * Trusts: nothing (rt.c checks start_info and boot_params).
  */
 #include "rt_asm.h"
 
@@ -19,3 +20,9 @@ pvh_start:
 	mov $RT_ENTRY_PVH, %edi
 	mov %ebx, %esi
 	jmp rt_enter32
+
+	.code64
+	.globl elf64_start
+elf64_start:
+	mov $RT_ENTRY_ELF64, %edi
+	jmp rt_enter64
