@@ -81,24 +81,26 @@ cpu_median() {
 			else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-declare -A WALL CPU RSS
+declare -A WALL WMIN CPU RSS
 for v in $VMMS; do
 	WALL[$v]=$(median "$TMP/$v.runs" wall_ns)
+	WMIN[$v]=$(sed -n 's/.*wall_ns=\([0-9]*\).*/\1/p' "$TMP/$v.runs" | sort -n | head -1)
 	CPU[$v]=$(cpu_median "$TMP/$v.runs")
 	RSS[$v]=$(median "$TMP/$v.runs" maxrss_kb)
 done
 
-echo "startup: exec -> exit of hello.elf (PVH), $RUNS runs each, alternating; medians"
+echo "startup: exec -> exit of hello.elf (PVH), $RUNS runs each, alternating; medians (and min)"
 echo "host: $(nproc) CPUs, $(uname -r); QEMU: $("$QEMU" --version | head -1)"
-printf '%-34s %10s %10s %14s\n' "" "wall ms" "CPU ms" "peak RSS MiB"
+printf '%-34s %10s %10s %10s %14s\n' "" "wall ms" "(min)" "CPU ms" "peak RSS MiB"
 for v in $VMMS; do
 	case $v in
 	floor) label="floor (bare KVM, static)" ;;
 	arcvmm) label="arcvmm --memory 256M" ;;
 	qemu) label="qemu -M microvm -m 256M (KVM)" ;;
 	esac
-	awk -v l="$label" -v w="${WALL[$v]}" -v c="${CPU[$v]}" -v r="${RSS[$v]}" \
-		'BEGIN { printf "%-34s %10.2f %10.2f %14.1f\n", l, w / 1e6, c / 1e3, r / 1024 }'
+	awk -v l="$label" -v w="${WALL[$v]}" -v m="${WMIN[$v]}" -v c="${CPU[$v]}" \
+		-v r="${RSS[$v]}" 'BEGIN { printf "%-34s %10.2f %10.2f %10.2f %14.1f\n", l, w / 1e6,
+			m / 1e6, c / 1e3, r / 1024 }'
 done
 awk -v a="${WALL[arcvmm]}" -v f="${WALL[floor]}" -v q="${WALL[qemu]}" \
 	-v ra="${RSS[arcvmm]}" -v rq="${RSS[qemu]}" 'BEGIN {
