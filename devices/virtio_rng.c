@@ -61,15 +61,14 @@ static void rng_kick(struct worker *w, int fd, uint32_t events, void *arg)
 	int r;
 
 	worker_eventfd_drain(fd);
-	while ((r = virtq_pop(q, &rng->chain)) > 0) {
+	while ((r = virtio_mmio_pop(rng->t, 0, &rng->chain)) > 0) {
 		uint32_t len = rng_fill(&rng->chain);
 		rng->nr_bytes += len;
 		virtq_push(q, rng->chain.head, len);
 		if (worker_should_yield(w))
 			break; /* the resume call (events == 0) comes back here */
 	}
-	if (r == -EIO)
-		virtio_mmio_set_needs_reset(rng->t);
+	/* r < 0: a broken ring (NEEDS_RESET is set) or a queue the driver never set up. */
 	virtio_mmio_signal_used(rng->t, 0);
 }
 

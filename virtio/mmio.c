@@ -499,6 +499,16 @@ void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t bits)
 	(void)r; /* EAGAIN: the counter is saturated, an interrupt is pending anyway */
 }
 
+int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_chain *c)
+{
+	if (q >= t->ops->nr_queues)
+		return -EINVAL;
+	int r = virtq_pop(&t->queues[q], c);
+	if (r == -EIO)
+		virtio_mmio_set_needs_reset(t);
+	return r;
+}
+
 bool virtio_mmio_signal_used(struct virtio_mmio *t, unsigned q)
 {
 	if (q >= t->ops->nr_queues || !virtq_should_notify(&t->queues[q]))
@@ -526,4 +536,119 @@ void virtio_mmio_set_needs_reset(struct virtio_mmio *t)
 uint32_t virtio_mmio_status(const struct virtio_mmio *t)
 {
 	return status_load(t);
+}
+
+int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s)
+{
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&t->lock);
+	s->magic = VIRTIO_MMIO_STATE_MAGIC;
+	s->device_id = t->ops->device_id;
+	s->nr_queues = t->ops->nr_queues;
+	s->status = status_load(t);
+	s->driver_features = t->driver_features;
+	s->device_features_sel = t->device_features_sel;
+	s->driver_features_sel = t->driver_features_sel;
+	s->queue_sel = t->queue_sel;
+	s->shm_sel = t->shm_sel;
+	s->interrupt_status = __atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE);
+	s->config_generation = __atomic_load_n(&t->config_generation, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < t->ops->nr_queues; i++) {
+		const struct virtq *q = &t->queues[i];
+		struct virtio_mmio_queue_state *qs = &s->queues[i];
+		if (q->nr_inflight || q->nr_unpublished)
+			err = -EBUSY;
+		qs->desc_gpa = q->desc_gpa;
+		qs->avail_gpa = q->avail_gpa;
+		qs->used_gpa = q->used_gpa;
+		qs->size = q->size;
+		qs->last_avail = q->last_avail;
+		qs->used_idx = q->used_idx;
+		qs->signalled_used = q->signalled_used;
+		qs->is_ready = q->is_ready;
+		qs->is_signalled_valid = q->is_signalled_valid;
+		qs->is_notify_disabled = q->is_notify_disabled;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+static bool is_reachable_status(uint32_t status)
+{
+	static const uint32_t steps[] = {
+	    0,
+	    VIRTIO_STATUS_ACKNOWLEDGE,
+	    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER,
+	    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
+	    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		VIRTIO_STATUS_DRIVER_OK,
+	};
+	uint32_t base =
+	    status & ~(uint32_t)(VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+
+	for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (base == steps[i])
+			return true;
+	return false;
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s)
+{
+	int err = -EINVAL;
+
+	pthread_mutex_lock(&t->lock);
+	device_reset(t);
+	if (s->magic != VIRTIO_MMIO_STATE_MAGIC || s->device_id != t->ops->device_id ||
+	    s->nr_queues != t->ops->nr_queues || !is_reachable_status(s->status))
+		goto reset;
+	t->driver_features = s->driver_features;
+	if ((s->status & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(t))
+		goto reset;
+	t->device_features_sel = s->device_features_sel;
+	t->driver_features_sel = s->driver_features_sel;
+	t->queue_sel = s->queue_sel;
+	t->shm_sel = s->shm_sel;
+	for (unsigned i = 0; i < t->ops->nr_queues; i++) {
+		const struct virtio_mmio_queue_state *qs = &s->queues[i];
+		struct virtq *q = &t->queues[i];
+		q->size = qs->size;
+		q->desc_gpa = qs->desc_gpa;
+		q->avail_gpa = qs->avail_gpa;
+		q->used_gpa = qs->used_gpa;
+		if (!qs->is_ready)
+			continue;
+		if (!(s->status & VIRTIO_STATUS_FEATURES_OK) ||
+		    virtq_activate(q, t->mem, t->ops->max_queue_size,
+				   t->driver_features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX),
+				   t->driver_features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)))
+			goto reset;
+		q->last_avail = qs->last_avail;
+		q->used_idx = qs->used_idx;
+		q->signalled_used = qs->signalled_used;
+		q->is_signalled_valid = qs->is_signalled_valid;
+		q->is_notify_disabled = qs->is_notify_disabled;
+	}
+	__atomic_store_n(&t->interrupt_status,
+			 s->interrupt_status & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&t->config_generation, s->config_generation, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->status, s->status & ~(uint32_t)VIRTIO_STATUS_DRIVER_OK,
+			 __ATOMIC_RELEASE);
+	if (s->status & VIRTIO_STATUS_DRIVER_OK)
+		driver_ok(t);
+	/* A pending interrupt the guest had not acknowledged is raised again. */
+	if (s->interrupt_status) {
+		uint64_t one = 1;
+		ssize_t r = write(t->irqfd, &one, sizeof(one));
+		(void)r;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+
+reset:
+	device_reset(t);
+	pthread_mutex_unlock(&t->lock);
+	return err;
 }

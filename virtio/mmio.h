@@ -169,6 +169,37 @@ int virtio_mmio_cmdline(const struct virtio_mmio *t, char *buf, size_t len);
 int virtio_mmio_pause(struct virtio_mmio *t);
 int virtio_mmio_resume(struct virtio_mmio *t);
 
+/* Snapshot of the transport: registers and each queue's geometry and ring positions.
+ * Fixed layout, host-endian; the caller frames and versions it in the snapshot file.
+ * Device-private state goes through ops->save/restore separately. */
+#define VIRTIO_MMIO_STATE_MAGIC 0x564d4d49 /* "IMMV" */
+struct virtio_mmio_queue_state {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t size;
+	uint16_t last_avail, used_idx, signalled_used;
+	uint8_t is_ready, is_signalled_valid, is_notify_disabled, pad;
+};
+struct virtio_mmio_state {
+	uint32_t magic;
+	uint32_t device_id;
+	uint32_t nr_queues;
+	uint32_t status;
+	uint64_t driver_features;
+	uint32_t device_features_sel, driver_features_sel, queue_sel, shm_sel;
+	uint32_t interrupt_status, config_generation;
+	struct virtio_mmio_queue_state queues[VIRTIO_MMIO_MAX_QUEUES];
+};
+/* Fills *s. The device must be paused (virtio_mmio_pause) or not active. Returns 0, or
+ * -EBUSY if a queue still has chains in flight (the device did not finish them). */
+int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s);
+/* Loads *s into a freshly created (or reset) transport before the guest runs again. The
+ * state is checked like guest input (a snapshot file is not trusted): the status must be
+ * one the state machine can reach, the features a subset of the offered ones, and every
+ * ready queue passes virtq_activate() again. If DRIVER_OK is set the device is activated
+ * (its workers start; pause them before the vCPUs run if the VM is to stay paused).
+ * Returns 0 or -EINVAL (the transport is then reset). */
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s);
+
 /* --- device side --- */
 
 /* Queue q (NULL if q >= nr_queues). The device's workers own ready queues between
@@ -178,6 +209,9 @@ struct virtq *virtio_mmio_queue(struct virtio_mmio *t, unsigned q);
 uint64_t virtio_mmio_driver_features(const struct virtio_mmio *t);
 const struct guest_mem *virtio_mmio_mem(const struct virtio_mmio *t);
 
+/* virtq_pop() on queue q that also sets DEVICE_NEEDS_RESET when the driver broke the ring
+ * (-EIO). Same return values as virtq_pop(). Worker thread. */
+int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_chain *c);
 /* After pushing used entries on queue q: if virtq_should_notify() says so, raise the
  * used-buffer interrupt. Returns true if an interrupt was raised. Worker thread. */
 bool virtio_mmio_signal_used(struct virtio_mmio *t, unsigned q);

@@ -70,6 +70,8 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint16_t max_si
 	q->signalled_used = 0;
 	q->is_signalled_valid = false;
 	q->nr_inflight = 0;
+	q->nr_unpublished = 0;
+	q->nr_returnable = 0;
 	q->is_notify_disabled = false;
 	q->is_broken = false;
 	q->is_ready = true;
@@ -257,10 +259,13 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 			return 0;
 		avail_idx = avail_idx_load(q);
 	}
+	/* Every chain holds at least one of the size descriptors, and the device still holds
+	 * those it popped and has not published: the driver cannot have more than the rest
+	 * available. A bigger jump is a driver bug or a hostile one. */
 	uint16_t pending = (uint16_t)(avail_idx - q->last_avail);
-	if (pending > q->size) {
-		virtq_break(q, "avail idx moved by more than the queue size", avail_idx,
-			    q->last_avail);
+	unsigned held = (unsigned)q->nr_inflight + q->nr_unpublished;
+	if (held >= q->size || pending > q->size - held) {
+		virtq_break(q, "avail idx moved past the free descriptors", pending, held);
 		return -EIO;
 	}
 	/* Ordered after the acquire load of avail->idx above. */
@@ -275,23 +280,57 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 		return err;
 	q->last_avail++;
 	q->nr_inflight++;
+	q->nr_returnable++;
 	q->nr_popped++;
 	return 1;
 }
 
-int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+int virtq_fill(struct virtq *q, uint16_t head, uint32_t len)
 {
 	if (!q->is_ready || head >= q->size || q->nr_inflight == 0)
 		return -EINVAL;
-	struct virtq_used_elem *e = &q->used->ring[q->used_idx & (q->size - 1)];
+	uint16_t idx = (uint16_t)(q->used_idx + q->nr_unpublished);
+	struct virtq_used_elem *e = &q->used->ring[idx & (q->size - 1)];
+	/* Plain stores: the driver reads them only after the release store in virtq_flush. */
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
-	q->used_idx++;
-	/* Release pairs with the driver's rmb after it loads used->idx: the element above is
-	 * visible before the index that publishes it. */
-	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+	q->nr_unpublished++;
+	q->nr_returnable = 0;
 	q->nr_inflight--;
 	q->nr_pushed++;
+	return 0;
+}
+
+void virtq_flush(struct virtq *q)
+{
+	if (!q->is_ready || q->nr_unpublished == 0)
+		return;
+	q->used_idx = (uint16_t)(q->used_idx + q->nr_unpublished);
+	q->nr_unpublished = 0;
+	/* Release pairs with the driver's rmb after it loads used->idx: the elements filled
+	 * above are visible before the index that publishes them. */
+	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+}
+
+int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+{
+	int err = virtq_fill(q, head, len);
+
+	if (err)
+		return err;
+	virtq_flush(q);
+	return 0;
+}
+
+int virtq_unpop(struct virtq *q, unsigned n)
+{
+	/* Chains popped before the last fill may be in the used ring already: never those. */
+	if (!q->is_ready || n > q->nr_returnable)
+		return -EINVAL;
+	q->nr_returnable = (uint16_t)(q->nr_returnable - n);
+	q->last_avail = (uint16_t)(q->last_avail - n);
+	q->nr_inflight = (uint16_t)(q->nr_inflight - n);
+	q->nr_popped -= n;
 	return 0;
 }
 

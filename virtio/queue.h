@@ -13,6 +13,15 @@
  * Nothing the guest writes can make these functions read or write outside guest RAM, loop
  * without bound, or overflow a host buffer.
  *
+ * The usual worker loop after a kick (see devices/virtio_rng.c):
+ *	while ((r = virtq_pop(q, &chain)) > 0) {
+ *		... read chain.iov[0, nr_out), write chain.iov[nr_out, nr_out + nr_in) ...
+ *		virtq_push(q, chain.head, bytes_written);
+ *	}
+ *	if (r == -EIO) virtio_mmio_set_needs_reset(t);   (or use virtio_mmio_pop())
+ *	virtio_mmio_signal_used(t, qidx);                 (EVENT_IDX decision + irqfd)
+ * Popping until 0 is enough: an empty pop re-arms notifications and re-checks.
+ *
  * Threading: after activation a queue belongs to one worker thread at a time. The
  * transport only touches it while no worker runs (before DRIVER_OK, or after reset has
  * stopped the workers).
@@ -106,6 +115,8 @@ struct virtq {
 	uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
 	bool is_signalled_valid;
 	uint16_t nr_inflight;	 /* popped, not yet pushed */
+	uint16_t nr_unpublished; /* filled by virtq_fill(), not yet made visible by virtq_flush() */
+	uint16_t nr_returnable;	 /* chains popped since the last fill: what virtq_unpop may undo */
 	bool is_notify_disabled; /* between virtq_disable_notify() and virtq_enable_notify() */
 	bool is_broken;		 /* the driver broke a rule; nothing more is popped */
 
@@ -135,6 +146,19 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c);
  * len is the number of bytes the device wrote into the writable buffers. Returns 0, or
  * -EINVAL for a head that is out of range or when nothing is in flight (a device bug). */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+
+/* virtq_push() in two halves, for a group of used entries the driver must see at once
+ * (virtio-net's mergeable RX buffers: all buffers of one frame behind a single used->idx
+ * update). virtq_fill() writes the element but does not move used->idx; virtq_flush()
+ * publishes everything filled so far. Same return values as virtq_push(). */
+int virtq_fill(struct virtq *q, uint16_t head, uint32_t len);
+void virtq_flush(struct virtq *q);
+
+/* Gives back the last n popped chains, not yet filled or pushed, so that the next pops
+ * return them again (a device that reserved buffers and then had nothing to put in them,
+ * e.g. net RX when the backend had no frame after all). Only chains popped after the last
+ * virtq_fill()/virtq_push() can be given back. Returns 0 or -EINVAL. */
+int virtq_unpop(struct virtq *q, unsigned n);
 
 /* After one or more pushes: does the driver want an interrupt now? Uses used_event with
  * EVENT_IDX, avail->flags NO_INTERRUPT otherwise. Counts in nr_notified when true. */

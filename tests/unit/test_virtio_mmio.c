@@ -631,6 +631,28 @@ TEST(rng_driver_simulation)
 	CHECK(wait_used(&d, 6));
 	CHECK(!is_all_zero(ram + DATA_GPA + 0x2000, 16));
 
+	/* Snapshot while paused, then restore into a new transport and device over the same
+	 * RAM: the ring positions carry on where they were. */
+	struct virtio_mmio_state st;
+	CHECK_EQ(virtio_mmio_pause(d.t), 0);
+	CHECK_EQ(virtio_mmio_save(d.t, &st), 0);
+	CHECK_EQ(virtio_mmio_resume(d.t), 0);
+	CHECK_EQ(st.status, S_DOK);
+	CHECK_EQ(st.queues[0].last_avail, 6);
+	CHECK_EQ(st.queues[0].used_idx, 6);
+	struct virtio_mmio *t2 =
+	    virtio_mmio_create(&mem, BASE_GPA, 5, &virtio_rng_ops, virtio_rng_create());
+	CHECK_EQ(virtio_mmio_restore(t2, &st), 0);
+	CHECK_EQ(rd(t2, VIRTIO_MMIO_STATUS), S_DOK);
+	wr(t2, VIRTIO_MMIO_QUEUE_SEL, 0);
+	CHECK_EQ(rd(t2, VIRTIO_MMIO_QUEUE_READY), 1);
+	virtio_mmio_destroy(d.t);
+	d.t = t2;
+	rng_driver_post(&d, 6, DATA_GPA + 0x3000, 16);
+	kick_queue0(&d);
+	CHECK(wait_used(&d, 7));
+	CHECK_EQ(d.used->ring[6].id, 6);
+
 	/* Reset stops the worker and forgets the queue; the device can be set up again. */
 	wr(d.t, VIRTIO_MMIO_STATUS, 0);
 	CHECK_EQ(rd(d.t, VIRTIO_MMIO_QUEUE_READY), 0);
@@ -693,6 +715,45 @@ TEST(rng_broken_ring_needs_reset)
 	virtio_mmio_destroy(d.t);
 }
 
+TEST(restore_checks_state)
+{
+	struct fake f;
+	struct virtio_mmio *t = fake_create(&f);
+	struct virtio_mmio_state good, bad;
+
+	negotiate(t, VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	setup_queue(t, 1, 16, DESC_GPA, AVAIL_GPA, USED_GPA);
+	wr(t, VIRTIO_MMIO_STATUS, S_DOK);
+	CHECK_EQ(virtio_mmio_save(t, &good), 0);
+	CHECK_EQ(good.queues[1].is_ready, 1);
+
+	bad = good;
+	bad.magic++;
+	CHECK_EQ(virtio_mmio_restore(t, &bad), -EINVAL);
+	CHECK_EQ(rd(t, VIRTIO_MMIO_STATUS), 0);
+	bad = good;
+	bad.device_id = VIRTIO_ID_NET;
+	CHECK_EQ(virtio_mmio_restore(t, &bad), -EINVAL);
+	bad = good;
+	bad.status = S_ACK | VIRTIO_STATUS_DRIVER_OK; /* unreachable */
+	CHECK_EQ(virtio_mmio_restore(t, &bad), -EINVAL);
+	bad = good;
+	bad.driver_features |= VIRTIO_BIT(3); /* not offered */
+	CHECK_EQ(virtio_mmio_restore(t, &bad), -EINVAL);
+	bad = good;
+	bad.queues[1].used_gpa = RAM_SIZE - 8; /* ring outside RAM */
+	CHECK_EQ(virtio_mmio_restore(t, &bad), -EINVAL);
+	bad = good;
+	bad.queues[1].size = 256; /* above the device's max */
+	CHECK_EQ(virtio_mmio_restore(t, &bad), -EINVAL);
+	CHECK_EQ(rd(t, VIRTIO_MMIO_STATUS), 0);
+	int before = f.nr_activate;
+	CHECK_EQ(virtio_mmio_restore(t, &good), 0);
+	CHECK_EQ(rd(t, VIRTIO_MMIO_STATUS), S_DOK);
+	CHECK_EQ(f.nr_activate, before + 1);
+	virtio_mmio_destroy(t);
+}
+
 int main(void)
 {
 	log_threshold = LOG_ERROR;
@@ -712,6 +773,7 @@ int main(void)
 	RUN(rng_driver_simulation);
 	RUN(rng_event_idx_and_indirect);
 	RUN(rng_broken_ring_needs_reset);
+	RUN(restore_checks_state);
 	free(ram);
 	return test_summary();
 }

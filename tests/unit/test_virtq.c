@@ -552,6 +552,57 @@ TEST(push_checks)
 	drv_fini(&d);
 }
 
+TEST(fill_flush_unpop)
+{
+	struct drv d;
+
+	CHECK_EQ(drv_init(&d, 8, true, false), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		drv_set(drv_desc(&d, 0), i, DATA_GPA + i * 64, 64, VIRTQ_DESC_F_WRITE, 0);
+		drv_post(&d, (uint16_t)i);
+	}
+	/* Reserve three, give the last two back, pop them again. */
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 2);
+	CHECK_EQ(virtq_unpop(&d.q, 3 + 1), -EINVAL);
+	CHECK_EQ(virtq_unpop(&d.q, 2), 0);
+	CHECK_EQ(d.q.nr_inflight, 1);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 1);
+	/* Fill two without publishing: the driver sees nothing yet. */
+	CHECK_EQ(virtq_fill(&d.q, 0, 10), 0);
+	CHECK_EQ(virtq_fill(&d.q, 1, 20), 0);
+	CHECK_EQ(drv_used(&d)->idx, 0);
+	CHECK(!virtq_should_notify(&d.q));	 /* nothing published */
+	CHECK_EQ(virtq_unpop(&d.q, 1), -EINVAL); /* popped before the fill */
+	virtq_flush(&d.q);
+	CHECK_EQ(drv_used(&d)->idx, 2);
+	CHECK_EQ(drv_used(&d)->ring[0].len, 10);
+	CHECK_EQ(drv_used(&d)->ring[1].id, 1);
+	CHECK(virtq_should_notify(&d.q));
+	CHECK_EQ(virtq_fill(&d.q, 0, 1), -EINVAL); /* nothing in flight */
+	drv_fini(&d);
+}
+
+TEST(inflight_bound)
+{
+	struct drv d;
+
+	/* A driver that reposts a head the device still holds: at most size chains can be in
+	 * flight, the next pop breaks the queue. */
+	CHECK_EQ(drv_init(&d, 2, false, false), 0);
+	drv_set(drv_desc(&d, 0), 0, DATA_GPA, 8, VIRTQ_DESC_F_WRITE, 0);
+	drv_post(&d, 0);
+	drv_post(&d, 0);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	drv_post(&d, 0);
+	CHECK_EQ(virtq_pop(&d.q, &chain), -EIO);
+	drv_fini(&d);
+}
+
 TEST(notify_without_event_idx)
 {
 	struct drv d;
@@ -686,6 +737,8 @@ int main(void)
 	RUN(geometry);
 	RUN(not_ready);
 	RUN(push_checks);
+	RUN(fill_flush_unpop);
+	RUN(inflight_bound);
 	RUN(notify_without_event_idx);
 	RUN(notify_event_idx);
 	RUN(used_event_wrap);
