@@ -189,6 +189,7 @@ test_smp() {
 test_smp smp-elf-1 smp.elf ELF/PVH 1
 test_smp smp-elf-2 smp.elf ELF/PVH 2
 test_smp smp-elf-4 smp.elf ELF/PVH 4
+test_smp smp-elf-8 smp.elf ELF/PVH 8
 test_smp smp-bzimage-3 smp.bzImage bzImage/64-bit 3
 test_smp smp-elf-linux64-2 smp.elf ELF/64-bit 2 --boot linux64
 
