@@ -486,6 +486,10 @@ void disk_queue_fini(struct disk_queue *q)
 			break; /* only on a ring error; never spin */
 	}
 	if (q->has_uring) {
+		/* Registered files pin the image (and its lock) until the ring's deferred
+		 * teardown; drop them now so a reopen right after sees the image free. */
+		if (q->has_fixed_files)
+			io_uring_unregister_files(&q->ring);
 		io_uring_queue_exit(&q->ring);
 		q->has_uring = false;
 	}
