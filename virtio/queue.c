@@ -71,7 +71,6 @@ int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint16_t max_si
 	q->is_signalled_valid = false;
 	q->nr_inflight = 0;
 	q->nr_unpublished = 0;
-	q->nr_returnable = 0;
 	q->is_notify_disabled = false;
 	q->is_broken = false;
 	q->is_ready = true;
@@ -280,7 +279,6 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 		return err;
 	q->last_avail++;
 	q->nr_inflight++;
-	q->nr_returnable++;
 	q->nr_popped++;
 	return 1;
 }
@@ -295,7 +293,6 @@ int virtq_fill(struct virtq *q, uint16_t head, uint32_t len)
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
 	q->nr_unpublished++;
-	q->nr_returnable = 0;
 	q->nr_inflight--;
 	q->nr_pushed++;
 	return 0;
@@ -324,10 +321,8 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 
 int virtq_unpop(struct virtq *q, unsigned n)
 {
-	/* Chains popped before the last fill may be in the used ring already: never those. */
-	if (!q->is_ready || n > q->nr_returnable)
+	if (!q->is_ready || n > q->nr_inflight)
 		return -EINVAL;
-	q->nr_returnable = (uint16_t)(q->nr_returnable - n);
 	q->last_avail = (uint16_t)(q->last_avail - n);
 	q->nr_inflight = (uint16_t)(q->nr_inflight - n);
 	q->nr_popped -= n;

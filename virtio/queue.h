@@ -116,7 +116,6 @@ struct virtq {
 	bool is_signalled_valid;
 	uint16_t nr_inflight;	 /* popped, not yet pushed */
 	uint16_t nr_unpublished; /* filled by virtq_fill(), not yet made visible by virtq_flush() */
-	uint16_t nr_returnable;	 /* chains popped since the last fill: what virtq_unpop may undo */
 	bool is_notify_disabled; /* between virtq_disable_notify() and virtq_enable_notify() */
 	bool is_broken;		 /* the driver broke a rule; nothing more is popped */
 
@@ -154,10 +153,11 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 int virtq_fill(struct virtq *q, uint16_t head, uint32_t len);
 void virtq_flush(struct virtq *q);
 
-/* Gives back the last n popped chains, not yet filled or pushed, so that the next pops
- * return them again (a device that reserved buffers and then had nothing to put in them,
- * e.g. net RX when the backend had no frame after all). Only chains popped after the last
- * virtq_fill()/virtq_push() can be given back. Returns 0 or -EINVAL. */
+/* Gives back the n most recently popped chains so that the next pops return them again
+ * (a device that reserved buffers and then had nothing to put in them, e.g. net RX when the
+ * backend had no frame after all; with a FIFO reserve the unfilled chains are always the
+ * newest). The caller must not have filled or pushed any of those n; only n <= nr_inflight
+ * is checked here. A chain popped again is checked again. Returns 0 or -EINVAL. */
 int virtq_unpop(struct virtq *q, unsigned n);
 
 /* After one or more pushes: does the driver want an interrupt now? Uses used_event with

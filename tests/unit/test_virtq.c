@@ -576,13 +576,33 @@ TEST(fill_flush_unpop)
 	CHECK_EQ(virtq_fill(&d.q, 1, 20), 0);
 	CHECK_EQ(drv_used(&d)->idx, 0);
 	CHECK(!virtq_should_notify(&d.q));	 /* nothing published */
-	CHECK_EQ(virtq_unpop(&d.q, 1), -EINVAL); /* popped before the fill */
+	CHECK_EQ(virtq_unpop(&d.q, 1), -EINVAL); /* nothing unfilled left */
 	virtq_flush(&d.q);
 	CHECK_EQ(drv_used(&d)->idx, 2);
 	CHECK_EQ(drv_used(&d)->ring[0].len, 10);
 	CHECK_EQ(drv_used(&d)->ring[1].id, 1);
 	CHECK(virtq_should_notify(&d.q));
 	CHECK_EQ(virtq_fill(&d.q, 0, 1), -EINVAL); /* nothing in flight */
+
+	/* A FIFO reserve: pop three, fill the oldest, give the two newer ones back. The ring
+	 * still holds heads 2 and 3 from the first round; post 0, 1, 2 behind them. */
+	for (unsigned i = 0; i < 3; i++)
+		drv_post(&d, (uint16_t)i);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 2);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 3);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 0);
+	CHECK_EQ(virtq_push(&d.q, 2, 5), 0);
+	CHECK_EQ(virtq_unpop(&d.q, 3), -EINVAL);
+	CHECK_EQ(virtq_unpop(&d.q, 2), 0);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 3);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 0);
+	CHECK_EQ(virtq_pop(&d.q, &chain), 1);
+	CHECK_EQ(chain.head, 1);
 	drv_fini(&d);
 }
 
