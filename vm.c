@@ -19,6 +19,9 @@
 #include "mem/guest_mem.h"
 #include "util/log.h"
 #include "virtio/mmio.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
+#include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 
 #include <errno.h>
@@ -47,6 +50,7 @@ struct vm_vcpu {
 
 struct vm {
 	unsigned ncpus;
+	enum vm_console_mode console;
 	struct guest_mem mem;
 	bool has_mem;
 	struct hv_vm *hv;
@@ -294,8 +298,54 @@ static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops, voi
 
 static int vm_create_devices(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
+	char derr[768];
 	int r;
 
+	/* Disks first, in the order given: the guest names them vda, vdb, ... in probe order,
+	 * which follows the cmdline fragments. */
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		struct virtio_blk *b =
+		    virtio_blk_create(&vm->mem, &cfg->disks[i], derr, sizeof(derr));
+		if (!b) {
+			snprintf(err, errlen, "%s", derr);
+			return errno ? -errno : -EINVAL;
+		}
+		r = vm_add_virtio(vm, &virtio_blk_ops, b, err, errlen);
+		if (r)
+			return r;
+	}
+	unsigned nr_nets = cfg->nr_nets;
+	const char *const *nets = (const char *const *)cfg->nets;
+#ifdef HAVE_SLIRP
+	static const char *const default_net[] = {"user"};
+	if (nr_nets == 0) {
+		nets = default_net;
+		nr_nets = 1;
+	}
+#endif
+	for (unsigned i = 0; i < nr_nets; i++) {
+		if (!strcmp(nets[i], "none"))
+			continue;
+		struct virtio_net *n = virtio_net_create(&vm->mem, nets[i], derr, sizeof(derr));
+		if (!n) {
+			snprintf(err, errlen, "%s", derr);
+			return errno ? -errno : -EINVAL;
+		}
+		r = vm_add_virtio(vm, &virtio_net_ops, n, err, errlen);
+		if (r)
+			return r;
+	}
+	if (cfg->console == VM_CONSOLE_VIRTIO) {
+		struct virtio_console *c = virtio_console_create(&vm->mem, STDIN_FILENO,
+								 STDOUT_FILENO, derr, sizeof(derr));
+		if (!c) {
+			snprintf(err, errlen, "virtio-console: %s", derr);
+			return errno ? -errno : -EINVAL;
+		}
+		r = vm_add_virtio(vm, &virtio_console_ops, c, err, errlen);
+		if (r)
+			return r;
+	}
 	if (cfg->has_rng) {
 		void *rng = virtio_rng_create();
 		if (!rng) {
@@ -332,10 +382,27 @@ static int vm_wire_virtio(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* The signals that stop the VM. They are blocked in the control thread from vm_create()
+ * on, before any device or vCPU thread exists, so every thread inherits the block and
+ * vm_run()'s signalfd is the only place they arrive. */
+static void vm_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, HV_SIG_KICK); /* only vCPU threads take kicks; they unblock it */
+}
+
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm;
+	sigset_t sigs;
 	int r;
+
+	vm_stop_signals(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
@@ -344,6 +411,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	}
 	vm->end_fd = -1;
 	vm->ncpus = cfg->ncpus;
+	vm->console = cfg->console;
 	pthread_mutex_init(&vm->pio_lock, NULL);
 	pthread_mutex_init(&vm->end_lock, NULL);
 	vm->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -493,12 +561,7 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 	int sfd = -1, ep = -1, r = 0;
 	unsigned started = 0;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
-	/* Blocked here (inherited by every thread we start) and read from a signalfd. */
+	vm_stop_signals(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -515,17 +578,14 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 	ev.data.fd = serial_wake_fd(vm->serial);
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = STDIN_FILENO;
-	/* /dev/null and regular files cannot be polled: then the guest gets no input. */
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
+	/* /dev/null and regular files cannot be polled: then the guest gets no input. With a
+	 * virtio console, its own worker reads the terminal. */
+	if (vm->console != VM_CONSOLE_SERIAL || epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
 		cs.stdin_open = false;
 
 	struct sigaction sa = {.sa_handler = kick_handler};
 	sigemptyset(&sa.sa_mask);
 	sigaction(HV_SIG_KICK, &sa, NULL);
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, HV_SIG_KICK);
-	pthread_sigmask(SIG_BLOCK, &kick, NULL); /* only vCPU threads take kicks */
 
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		r = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);

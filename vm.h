@@ -31,7 +31,10 @@ struct vm_exit_info {
 };
 
 /* Builds the VM from the config (files checked, kernel loaded, devices created, vCPUs
- * created, nothing running yet). On failure returns -errno with one line in err. */
+ * created, nothing running yet). On failure returns -errno with one line in err.
+ * Blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR1 in the calling thread (and so in
+ * every thread the VM starts): vm_run() reads the first four from a signalfd, SIGUSR1
+ * kicks vCPUs. Call both from the same thread. */
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
 /* Runs the VM on the calling thread (the control loop) until it ends; fills *info. The
  * console is the calling process's stdin/stdout. Returns 0, or -errno if it could not

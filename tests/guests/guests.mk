@@ -26,6 +26,10 @@ $(GUEST_OUT)/obj/%.o: $(GUEST_SRC)/%.S
 $(GUEST_OUT)/hello.elf: $(GUEST_OUT)/obj/hello_pvh.o $(GUEST_SRC)/pvh.ld
 	$(LD) $(GUEST_LDFLAGS) -T $(GUEST_SRC)/pvh.ld -o $@ $(filter %.o,$^)
 
+# spin.elf: prints one line, then halts forever (for signal/kick tests)
+$(GUEST_OUT)/spin.elf: $(GUEST_OUT)/obj/spin_pvh.o $(GUEST_SRC)/pvh.ld
+	$(LD) $(GUEST_LDFLAGS) -T $(GUEST_SRC)/pvh.ld -o $@ $(filter %.o,$^)
+
 # ELF on the C runtime: PVH note (32-bit entry) and a 64-bit e_entry
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/rt_pvh.o $(GUEST_RT) $(GUEST_OUT)/obj/%.o \
 		$(GUEST_SRC)/pvh.ld
@@ -40,7 +44,7 @@ $(GUEST_OUT)/%.bzImage: $(GUEST_OUT)/%.bz.elf
 	objcopy -O binary -R .bss $< $@
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello.elf hello.bzImage mem.elf mem.bzImage \
-	smp.elf smp.bzImage)
+	smp.elf smp.bzImage spin.elf)
 
 guests:: $(GUEST_IMAGES)
 
