@@ -258,7 +258,10 @@ int worker_pause(struct worker *w)
 	if (worker_is_self(w))
 		return -EDEADLK;
 	pthread_mutex_lock(&w->lock);
-	if (w->state != WORKER_RUNNING || w->request != WORKER_REQ_NONE) {
+	/* PAUSED with no request: a resume the worker has not woken up for yet. Asking again
+	 * simply keeps it parked. */
+	if ((w->state != WORKER_RUNNING && w->state != WORKER_PAUSED) ||
+	    w->request != WORKER_REQ_NONE) {
 		pthread_mutex_unlock(&w->lock);
 		return -EINVAL;
 	}

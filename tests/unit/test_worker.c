@@ -210,6 +210,31 @@ TEST(removed_fd_is_not_called)
 	close(fb);
 }
 
+TEST(pause_right_after_resume)
+{
+	struct probe p = {0};
+	int fd = eventfd(0, EFD_NONBLOCK);
+	struct worker *w = worker_create("t-flip");
+
+	sem_init(&p.called, 0, 0);
+	CHECK_EQ(worker_add_fd(w, fd, EPOLLIN, count_cb, &p), 0);
+	CHECK_EQ(worker_start(w), 0);
+	/* Back-to-back pause/resume pairs never fail, whether or not the worker has woken up
+	 * from the previous resume yet. */
+	for (int i = 0; i < 2000; i++) {
+		CHECK_EQ(worker_pause(w), 0);
+		CHECK_EQ(worker_resume(w), 0);
+	}
+	CHECK_EQ(worker_pause(w), 0);
+	int calls = __atomic_load_n(&p.nr_calls, __ATOMIC_SEQ_CST);
+	kick(fd);
+	CHECK_EQ(__atomic_load_n(&p.nr_calls, __ATOMIC_SEQ_CST), calls); /* parked */
+	CHECK_EQ(worker_stop(w), 0);
+	worker_destroy(w);
+	close(fd);
+	sem_destroy(&p.called);
+}
+
 int main(void)
 {
 	RUN(callback_runs_on_worker);
@@ -217,5 +242,6 @@ int main(void)
 	RUN(pause_waits_for_current_request);
 	RUN(fd_registration);
 	RUN(removed_fd_is_not_called);
+	RUN(pause_right_after_resume);
 	return test_summary();
 }
