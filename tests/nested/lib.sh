@@ -17,7 +17,7 @@
 #   ARCVMM_NESTED_CACHE  cache folder (default ${XDG_CACHE_HOME:-$HOME/.cache}/arcvmm-nested)
 #   L1_KREL              Debian kernel release for L1, e.g. 6.1.0-56-amd64 (default: what
 #                        linux-image-amd64 depends on, or the newest one in the cache)
-#   L1_MEM               L1 memory (default 3G; QEMU allocates host memory lazily)
+#   L1_MEM               L1 memory (default 6G; QEMU allocates host memory lazily)
 #   L1_CPU               L1 CPU model (default max; must offer svm under TCG)
 #   QEMU                 qemu-system-x86_64 binary to run L1 with
 #   NESTED_VERBOSE=1     show L1's kernel messages too (L1 boots with "quiet" otherwise)
@@ -26,7 +26,7 @@ NESTED_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROJECT_DIR="$(cd "$NESTED_DIR/../.." && pwd)"
 NESTED_CACHE="${ARCVMM_NESTED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arcvmm-nested}"
 QEMU="${QEMU:-qemu-system-x86_64}"
-L1_MEM="${L1_MEM:-3G}"
+L1_MEM="${L1_MEM:-6G}"
 L1_CPU="${L1_CPU:-max}"
 
 # Modules L1 needs, relative to lib/modules/<rel>/kernel; their dependencies are resolved
@@ -244,6 +244,26 @@ nested_job_add_qemu() {
 	done
 }
 
+# nested_watchdog STALL_S: (run in the background by nested_run_l1) kill this L1's QEMU,
+# by the pid it wrote, when the job's out/heartbeat file has not changed for STALL_S
+# seconds: an L1 whose kernel locked up must not hold the run until the overall timeout.
+# The job touches out/heartbeat whenever it makes progress (linux-tests.sh: each test).
+nested_watchdog() {
+	local stall=$1 hb="$NESTED_JOB/out/heartbeat" t0 last now pid
+	t0=$(date +%s)
+	while sleep 5; do
+		now=$(date +%s)
+		last=$(stat -c %Y "$hb" 2>/dev/null || echo "$t0")
+		[ "$last" -lt "$t0" ] && last=$t0
+		if [ $((now - last)) -gt "$stall" ]; then
+			pid=$(cat "$NESTED_JOB/qemu.pid" 2>/dev/null)
+			echo "last heartbeat: $(cat "$hb" 2>/dev/null || echo none)" >"$NESTED_JOB/stalled"
+			[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+			return 0
+		fi
+	done
+}
+
 # nested_run_l1 TIMEOUT_S LOGFILE: boot L1 with the current job; L1's console goes to
 # LOGFILE and (unless NESTED_QUIET=1) to stdout as it comes. Returns the job's exit status
 # (from out/rc), or 2 when L1 did not finish (did not boot, crashed, or timed out).
@@ -262,7 +282,13 @@ nested_run_l1() {
 		[ "$mode" = ro ] && ro=",readonly=on"
 		args+=(-virtfs "local,path=$dir,mount_tag=$tag,security_model=none,id=$tag$ro")
 	done
-	rm -f "$NESTED_JOB/out/rc"
+	rm -f "$NESTED_JOB/out/rc" "$NESTED_JOB/qemu.pid" "$NESTED_JOB/stalled"
+	args+=(-pidfile "$NESTED_JOB/qemu.pid")
+	local wd=""
+	if [ -n "${NESTED_STALL_S:-}" ]; then
+		nested_watchdog "$NESTED_STALL_S" &
+		wd=$!
+	fi
 	# -smp 1: with two emulated CPUs (multi-threaded TCG) an L1 was seen to hang.
 	# timeout kills only this QEMU; stdin is /dev/null so QEMU never reads the terminal.
 	if [ "${NESTED_QUIET:-0}" = 1 ]; then
@@ -273,6 +299,11 @@ nested_run_l1() {
 			sed -u 's/\r//g' | tee "$logf"
 	fi
 	qrc=${PIPESTATUS[0]}
+	[ -n "$wd" ] && kill "$wd" 2>/dev/null && wait "$wd" 2>/dev/null
+	if [ -f "$NESTED_JOB/stalled" ]; then
+		nested_log "L1 made no progress for ${NESTED_STALL_S}s ($(cat "$NESTED_JOB/stalled")): killed"
+		return 2
+	fi
 	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 		nested_log "L1 timed out after ${tmo}s and was killed (log: $logf)"
 		return 2

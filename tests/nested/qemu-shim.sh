@@ -22,6 +22,8 @@ while [ $# -gt 0 ]; do
 	--cmdline) c=$2; shift 2 ;;
 	--cpus) n=$2; shift 2 ;;
 	--memory) m=$2; shift 2 ;;
+	--net) shift 2 ;;    # QEMU gets no devices anyway
+	--no-rng) shift ;;
 	*) echo "qemu-shim: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
