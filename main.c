@@ -72,7 +72,13 @@ int main(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	vm_run(vm, &info);
 	restore_terminal();
-	vm_destroy(vm);
+	/* The caller (a shell, a container runtime) learns that the VM is over as soon as
+	 * it is; ARCVMM_SYNC_TEARDOWN=1 waits for the kernel's teardown instead. */
+	const char *sync = getenv("ARCVMM_SYNC_TEARDOWN");
+	if (sync && *sync == '1')
+		vm_destroy(vm);
+	else
+		vm_destroy_detached(vm);
 	bool is_quiet = cfg.log_level == LOG_ERROR;
 	config_fini(&cfg);
 

@@ -25,6 +25,7 @@
 #include "devices/virtio_rng.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -472,6 +473,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-r));
 		goto fail;
 	}
+	r = hv_vm_create_irqchip(vm->hv);
+	if (r) {
+		snprintf(err, errlen, "cannot create the in-kernel irqchip and PIT: %s",
+			 strerror(-r));
+		goto fail;
+	}
 
 	r = vm_wire_virtio(vm, err, errlen);
 	if (r)
@@ -684,6 +691,45 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->pio_lock);
 	pthread_mutex_destroy(&vm->end_lock);
 	free(vm);
+}
+
+void vm_destroy_detached(struct vm *vm)
+{
+	int p[2];
+
+	if (!vm)
+		return;
+	/* Devices go first and normally: their files, sockets, TAPs and image locks must be
+	 * released by the time arcvmm exits, not later. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_destroy(vm->virtio[i]);
+	vm->nr_virtio = 0;
+	if (!vm->hv || pipe2(p, O_CLOEXEC) < 0) {
+		vm_destroy(vm);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The child: only async-signal-safe calls. It keeps the VM's file references
+		 * until the parent is gone (the pipe's write end closes), then exits, and the
+		 * kernel tears the VM down in this process. It lets go of the caller's stdio at
+		 * once so nobody waits on it. */
+		int null_fd = open("/dev/null", O_RDWR);
+		if (null_fd >= 0) {
+			dup2(null_fd, STDIN_FILENO);
+			dup2(null_fd, STDOUT_FILENO);
+			dup2(null_fd, STDERR_FILENO);
+		}
+		close(p[1]);
+		char c;
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	/* p[1] stays open until this process exits. With a child holding references, the
+	 * closes below are cheap; without one (fork failed), this is the normal path. */
+	vm_destroy(vm);
 }
 
 int vm_exit_status(const struct vm_exit_info *info)

@@ -42,6 +42,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 int vm_run(struct vm *vm, struct vm_exit_info *info);
 /* Stops whatever still runs and frees everything. NULL is fine. */
 void vm_destroy(struct vm *vm);
+/* Like vm_destroy(), for a process about to exit: devices are torn down at once, but the
+ * kernel's teardown of the VM itself (tens of milliseconds of RCU grace periods on some
+ * hosts, mostly for the in-kernel PIT and irqchip) is left to a short-lived child process
+ * that holds the VM's file references until this process has exited. */
+void vm_destroy_detached(struct vm *vm);
 /* The process exit status for an ended VM (see --help). */
 int vm_exit_status(const struct vm_exit_info *info);
 

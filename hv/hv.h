@@ -55,6 +55,9 @@ void hv_vm_destroy(struct hv_vm *vm);
 unsigned hv_max_vcpus(struct hv_vm *vm);
 /* Registers each guest RAM region as a memory slot. */
 int hv_vm_map_ram(struct hv_vm *vm, const struct guest_mem *m);
+/* Creates the in-kernel interrupt controllers (PIC, IOAPIC, per-vCPU LAPIC) and the PIT.
+ * Call after hv_vm_map_ram() and before creating vCPUs or irqfds. Returns 0 or -errno. */
+int hv_vm_create_irqchip(struct hv_vm *vm);
 /* Level-style interrupt line (serial, i8042): set the GSI's line to level. */
 int hv_vm_irq_line(struct hv_vm *vm, unsigned gsi, bool level);
 /* eventfd fd, when written, injects an edge on gsi (KVM irqfd). assign=false removes it. */

@@ -111,18 +111,6 @@ int hv_vm_create(struct hv_vm **out, char *err, size_t errlen)
 			goto close_vm;
 		}
 	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(-r));
-		goto close_vm;
-	}
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(-r));
-		goto close_vm;
-	}
-
 	vm->cpuid =
 	    calloc(1, sizeof(*vm->cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!vm->cpuid) {
@@ -178,6 +166,20 @@ int hv_vm_map_ram(struct hv_vm *vm, const struct guest_mem *m)
 			return -errno;
 		vm->nr_slots++;
 	}
+	return 0;
+}
+
+/* Separate from hv_vm_create() so that memory slots can be registered first: on some
+ * hosts (PVM) each slot change after the irqchip exists waits for an SRCU grace period
+ * (~10 ms), while before it, it costs nothing. */
+int hv_vm_create_irqchip(struct hv_vm *vm)
+{
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return -errno;
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return -errno;
 	return 0;
 }
 

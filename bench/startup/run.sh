@@ -37,7 +37,7 @@ cmd_floor() {
 	"$RUNSTAT" "$1" "$O/bench/startup/floor" "$GUEST"
 }
 cmd_arcvmm() {
-	"$RUNSTAT" "$1" "$ARCVMM" --kernel "$GUEST" --memory 256M -q
+	"$RUNSTAT" "$1" "$ARCVMM" --kernel "$GUEST" --memory 256M --net none --no-rng -q
 }
 cmd_qemu() {
 	"$RUNSTAT" "$1" "$QEMU" -M microvm -enable-kvm -cpu "$QEMU_CPU" -m 256M -nodefaults \
@@ -95,7 +95,7 @@ printf '%-34s %10s %10s %10s %14s\n' "" "wall ms" "(min)" "CPU ms" "peak RSS MiB
 for v in $VMMS; do
 	case $v in
 	floor) label="floor (bare KVM, static)" ;;
-	arcvmm) label="arcvmm --memory 256M" ;;
+	arcvmm) label="arcvmm --memory 256M (no devices)" ;;
 	qemu) label="qemu -M microvm -m 256M (KVM)" ;;
 	esac
 	awk -v l="$label" -v w="${WALL[$v]}" -v m="${WMIN[$v]}" -v c="${CPU[$v]}" \
