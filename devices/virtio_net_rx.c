@@ -110,7 +110,7 @@ static bool rx_has_enough(const struct net_rx *rx, bool is_mrg)
 static int rx_fill(struct virtio_net *n, struct virtq_chain *c)
 {
 	struct net_rx *rx = &n->rx;
-	uint64_t want_cap = n->is_mrg ? rx->need * 4 : 0;
+	uint64_t want_cap = n->is_mrg ? rx->need * NET_RX_BATCH : 0;
 	unsigned want_nr = n->is_mrg ? 1 : NET_RX_BATCH;
 
 	while (rx->nr_free > 0 && (rx->res_cap < want_cap || rx->nr_res < want_nr)) {
