@@ -107,20 +107,21 @@ static void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail
 			hv_vcpu_kick(vm->vcpus[i].hv);
 }
 
-/* A reset ends the VM; if the console showed a kernel panic first, say so. */
-static void vm_end_reset(struct vm *vm, const char *how)
+/* A reset or triple fault ends the VM; if the console showed a kernel panic first (the
+ * kernel reboots after a panic with panic=N), that is the reason. */
+static void vm_end_reset(struct vm *vm, enum vm_end end, const char *how)
 {
 	char panic[200];
 
 	if (serial_saw_panic(vm->serial, panic, sizeof(panic)))
 		vm_end(vm, VM_END_PANIC, 0, NULL, "guest kernel panic: %s", panic);
 	else
-		vm_end(vm, VM_END_RESET, 0, NULL, "guest reset (%s)", how);
+		vm_end(vm, end, 0, NULL, "%s", how);
 }
 
 static void i8042_reset_cb(void *ctx)
 {
-	vm_end_reset(ctx, "i8042");
+	vm_end_reset(ctx, VM_END_RESET, "guest reset (i8042)");
 }
 
 static void serial_irq_cb(void *ctx, bool level)
@@ -213,11 +214,10 @@ static void *vcpu_thread(void *arg)
 			/* Only without an in-kernel LAPIC, which we always have. */
 			break;
 		case HV_EXIT_SHUTDOWN:
-			vm_end(vm, VM_END_SHUTDOWN, 0, NULL, "guest triple fault (vcpu%u)",
-			       v->index);
+			vm_end_reset(vm, VM_END_SHUTDOWN, "guest reset (triple fault)");
 			break;
 		case HV_EXIT_RESET:
-			vm_end_reset(vm, "system reset");
+			vm_end_reset(vm, VM_END_RESET, "guest reset (system event)");
 			break;
 		case HV_EXIT_POWEROFF:
 			vm_end(vm, VM_END_POWEROFF, 0, NULL, "guest powered off");
