@@ -12,3 +12,12 @@ net-bench: $(O)/bench/net/net_bench
 benches:: $(O)/bench/net/net_bench
 
 .PHONY: net-bench
+
+# The fd-backend peer for tests/linux/net.sh (static: it runs inside the nested L1).
+$(O)/bench/net/net_peer: bench/net/net_peer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -static -o $@ $<
+
+net-peer: $(O)/bench/net/net_peer
+benches:: $(O)/bench/net/net_peer
+.PHONY: net-peer
