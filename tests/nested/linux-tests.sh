@@ -21,7 +21,8 @@
 # Trusts: nothing the guest prints (it is only matched against patterns).
 
 TESTS="boot-vmlinux boot-bzimage poweroff smp-2 smp-4 mem-128m mem-1g mem-5g reboot-i8042
-reboot-triple-fault panic panic-triple-fault cmdline-quotes cmdline-long cmdline-too-long debian-stock"
+reboot-triple-fault panic panic-triple-fault cmdline-quotes cmdline-long cmdline-too-long virtio-rng virtio-net-user
+debian-stock"
 
 if [ "${1:-}" = --list ]; then
 	for t in $TESTS; do echo "$t"; done
@@ -250,6 +251,23 @@ t_cmdline_too_long() {
 	grep -Eqi 'cmdline|command line' "$errf" && return 0
 	why="arcvmm refused it, but its message does not name the command line"
 	return 1
+}
+
+# The guest finds arcvmm's virtio-mmio devices (from the virtio_mmio.device= words arcvmm
+# puts on the command line) and binds its drivers: the entropy device ...
+t_virtio_rng() {
+	boot_min virtio-rng --cpus 1 --memory 256M --net none --cmdline "$BASE" &&
+		need_ready &&
+		need_line '^GUEST-INFO virtio=.*:rng:virtio_rng' "no virtio-rng bound to virtio_rng" &&
+		need_line '^GUEST-INFO hwrng=virtio_rng' "virtio_rng is not the current hwrng" &&
+		need_exit0
+}
+# ... and the network card with the user-mode (libslirp) backend.
+t_virtio_net_user() {
+	boot_min virtio-net-user --cpus 1 --memory 256M --net user --no-rng --cmdline "$BASE" &&
+		need_ready &&
+		need_line '^GUEST-INFO virtio=.*:net:virtio_net' "no virtio-net bound to virtio_net" &&
+		need_line '^GUEST-INFO net=.*eth0' "no eth0 in the guest" && need_exit0
 }
 
 # Debian's stock kernel (bzImage, xz) and its module-loading initramfs.
