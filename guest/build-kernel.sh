@@ -8,7 +8,10 @@
 #   OUTDIR/minimal-vmlinux   (stripped ELF with the PVH entry note)
 #   OUTDIR/minimal-kernel.config
 #
-#   guest/build-kernel.sh [--config-only] [OUTDIR]       (default OUTDIR: build/guest)
+#   guest/build-kernel.sh [--config-only|--check] [OUTDIR]   (default OUTDIR: build/guest)
+#
+# --config-only stops after the configuration check; --check also compiles the files the
+# patches touch (about a minute: a cheap proof that the patches still build).
 #
 # The full build takes about 18 minutes on 2 cores. Needs: gcc, make, flex, bison, bc,
 # libelf-dev, libssl-dev, xz-utils, patch (apt-get install -y build-essential flex bison
@@ -19,10 +22,11 @@
 set -o pipefail
 
 config_only=0
-if [ "${1:-}" = --config-only ]; then
-	config_only=1
-	shift
-fi
+check=0
+case "${1:-}" in
+--config-only) config_only=1; shift ;;
+--check) config_only=1; check=1; shift ;;
+esac
 out=${1:-$PROJECT_DIR/build/guest}
 work=${GUEST_BUILD_DIR:-$PROJECT_DIR/build/guest-kernel}
 frag="$PROJECT_DIR/guest/minimal-kernel.config.fragment"
@@ -73,6 +77,12 @@ done <"$frag"
 [ "$bad" = 0 ] || nested_die "the configuration does not match the fragment"
 cp .config "$out/minimal-kernel.config"
 nested_log "configuration OK: $out/minimal-kernel.config"
+if [ "$check" = 1 ]; then
+	objs=$(sed -n 's|^+++ b/\(.*\)\.c$|\1.o|p' "$PROJECT_DIR"/guest/patches/*.patch)
+	# shellcheck disable=SC2086
+	nice make -s -j"$(nproc)" ARCH=x86_64 $objs || nested_die "patched files do not compile"
+	nested_log "patched files compile: $(echo $objs)"
+fi
 [ "$config_only" = 1 ] && exit 0
 
 nested_log "building (about 18 minutes on 2 cores)"
