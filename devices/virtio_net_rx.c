@@ -54,6 +54,8 @@ static void rx_signal(struct virtio_net *n)
 		timerfd_settime(rx->timer_fd, 0, &off, NULL);
 		rx->is_timer_armed = false;
 	}
+	/* Everything filled so far becomes visible in one used->idx update. */
+	virtq_flush(rx->q);
 	if (!rx->pending_irq)
 		return;
 	rx->pending_irq = 0;
@@ -257,9 +259,12 @@ static bool rx_complete(struct virtio_net *n, unsigned s)
 		rx_write(rx, rx->slot_first[s], used,
 			 offsetof(struct virtio_net_hdr_v1, num_buffers), &nb, sizeof(nb));
 	}
+	/* Filled, not yet published: a driver reading num_buffers must find all of a
+	 * frame's buffers behind the same used->idx update (Linux drops the frame
+	 * otherwise), so publication waits for virtq_flush() at the end of the batch. */
 	for (unsigned i = 0; i < used; i++) {
 		unsigned e = rx->slot_first[s] + i;
-		virtq_push(rx->q, rx->bufs[rx->order[e]].head, lens[i]);
+		virtq_fill(rx->q, rx->bufs[rx->order[e]].head, lens[i]);
 		rx->is_consumed[e] = true;
 	}
 	n->stats.rx_frames++;
@@ -334,6 +339,7 @@ static void rx_process(struct virtio_net *n)
 		}
 		for (int i = 0; i < got; i++)
 			rx_complete(n, (unsigned)i);
+		virtq_flush(rx->q);
 		rx_compact(rx);
 		frames += (unsigned)got;
 	}

@@ -308,13 +308,13 @@ static inline long sim_rx_frame(struct sim_drv *d, struct virtio_net_hdr_v1 *hdr
 
 	while (taken < nb) {
 		if (!sim_get_used(d, VIRTIO_NET_RXQ, &id, &len)) {
+			/* Like Linux: the rest of a mergeable frame must already be there. */
+			if (taken)
+				return -EPROTO;
 			if (sim_arm_irq(d, VIRTIO_NET_RXQ))
 				continue;
-			if (!sim_wait_irq(d, ms)) {
-				if (taken)
-					return -EPROTO; /* a frame announced more buffers */
+			if (!sim_wait_irq(d, ms))
 				return 0;
-			}
 			continue;
 		}
 		if (id % d->rx_chain_desc || id / d->rx_chain_desc >= d->nr_rx_chains ||
