@@ -217,7 +217,7 @@ int x86_pvh_info_write(const struct guest_mem *m, const struct x86_boot_info *bi
 	si.magic = HVM_START_MAGIC;
 	si.version = 1;
 	si.cmdline_paddr = bi->cmdline_gpa;
-	si.rsdp_paddr = 0; /* no ACPI tables from us: the kernel searches the BIOS area */
+	si.rsdp_paddr = 0; /* set by x86_boot_set_rsdp once the ACPI tables exist */
 
 	off = sizeof(si);
 	if ((size_t)n * sizeof(struct hvm_memmap_table_entry) > sizeof(buf) - off)
@@ -246,4 +246,23 @@ int x86_pvh_info_write(const struct guest_mem *m, const struct x86_boot_info *bi
 	}
 	memcpy(buf, &si, sizeof(si));
 	return guest_mem_write(m, X86_PVH_INFO_ADDR, buf, off);
+}
+
+int x86_boot_set_rsdp(const struct guest_mem *m, bool is_pvh, uint64_t info_gpa, uint64_t rsdp_gpa)
+{
+	uint32_t magic;
+	int r;
+
+	if (info_gpa > UINT64_MAX - 0x1000)
+		return -EFAULT;
+	if (!is_pvh)
+		return guest_mem_write(m, info_gpa + BP_OFF(acpi_rsdp_addr), &rsdp_gpa,
+				       sizeof(rsdp_gpa));
+	r = guest_mem_read(m, info_gpa, &magic, sizeof(magic));
+	if (r)
+		return r;
+	if (magic != HVM_START_MAGIC)
+		return -EINVAL;
+	return guest_mem_write(m, info_gpa + offsetof(struct hvm_start_info, rsdp_paddr), &rsdp_gpa,
+			       sizeof(rsdp_gpa));
 }

@@ -5,6 +5,7 @@
 #ifndef ARCVMM_ARCH_X86_SETUP_H
 #define ARCVMM_ARCH_X86_SETUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,5 +60,10 @@ int x86_bootparams_write(const struct guest_mem *m, const struct x86_boot_info *
 /* Writes the PVH struct hvm_start_info at X86_PVH_INFO_ADDR, followed by its memory map
  * and module list (the initrd, if any, as module 0). Returns 0 or -errno. */
 int x86_pvh_info_write(const struct guest_mem *m, const struct x86_boot_info *bi);
+/* Records the ACPI RSDP's address in what the kernel reads at entry, after boot_load wrote
+ * it: PVH start_info.rsdp_paddr (is_pvh) or boot_params.acpi_rsdp_addr (offset 0x070), at
+ * info_gpa (struct boot_entry's info_gpa). Returns 0, -EINVAL (no start_info at info_gpa)
+ * or -EFAULT. Without it the kernel still finds the RSDP by scanning 0xe0000..0xfffff. */
+int x86_boot_set_rsdp(const struct guest_mem *m, bool is_pvh, uint64_t info_gpa, uint64_t rsdp_gpa);
 
 #endif
