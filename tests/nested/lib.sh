@@ -72,8 +72,12 @@ nested_fetch_deb() {
 	f=$(ls -1 "$d/${pkg}"_*.deb 2>/dev/null | sort -V | tail -n 1)
 	if [ -z "$f" ]; then
 		nested_log "downloading $pkg"
-		(cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
-			nested_die "apt-get download $pkg failed (run apt-get update?)"
+		if ! (cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); then
+			# A machine whose package lists were never fetched knows no versions yet.
+			[ "$(id -u)" = 0 ] && apt-get update -q >&2
+			(cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
+				nested_die "apt-get download $pkg failed"
+		fi
 		f=$(ls -1 "$d/${pkg}"_*.deb 2>/dev/null | sort -V | tail -n 1)
 	fi
 	[ -n "$f" ] || nested_die "no .deb for $pkg in $d"
@@ -86,10 +90,13 @@ nested_pick_krel() {
 	local k
 	k=$(ls -1d "$NESTED_CACHE"/kernel-*/.done 2>/dev/null | sed 's|.*/kernel-||; s|/.done$||' |
 		sort -V | tail -n 1)
-	if [ -z "$k" ]; then
+	local try
+	for try in 1 2; do
+		[ -n "$k" ] && break
 		k=$(apt-cache depends linux-image-amd64 2>/dev/null |
 			sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
-	fi
+		[ -z "$k" ] && [ "$try" = 1 ] && [ "$(id -u)" = 0 ] && apt-get update -q >&2
+	done
 	[ -n "$k" ] || nested_die "cannot tell which linux-image-*-amd64 to use; set L1_KREL"
 	L1_KREL=$k
 }
