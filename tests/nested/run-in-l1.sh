@@ -18,7 +18,9 @@
 #   --qemu           also make qemu-system-x86_64 runnable inside L1 (firmware:
 #                    -L "$NESTED_QEMU_DATA")
 #   --log FILE       keep L1's whole console log in FILE
-#   -q               print only the command's output, not L1's own lines
+#   -q               print only the command's output, not L1's own lines (shown when
+#                    L1 ends, not as it comes)
+# The command's stdout and stderr both arrive through L1's serial console.
 #
 # Trusts: its caller. Needs qemu-system-x86, apt access the first time (the L1 kernel
 # package and busybox-static are cached, see lib.sh), and cpio.
@@ -94,8 +96,9 @@ echo "$here" >"$NESTED_JOB/cwd"
 if [ "$quiet" = 1 ]; then
 	NESTED_QUIET=1 nested_run_l1 "$tmo" "$logf"
 	rc=$?
-	# The command's output is everything after L1's own start-up lines.
-	grep -v '^l1: ' "$logf"
+	# The command's output without L1's own lines (its "l1: " lines and the kernel's
+	# last word as L1 powers off).
+	grep -v '^l1: ' "$logf" | sed '$ {/^\[ *[0-9.]*\] reboot: Power down$/d}'
 else
 	nested_run_l1 "$tmo" "$logf"
 	rc=$?
