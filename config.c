@@ -42,6 +42,7 @@ void config_init(struct vm_config *c)
 	c->protocol = BOOT_PROTO_AUTO;
 	c->console = VM_CONSOLE_SERIAL;
 	c->has_rng = true;
+	c->has_acpi = true;
 	c->log_level = -1;
 }
 
@@ -631,6 +632,8 @@ void config_usage(FILE *f)
 	      "                       (default: user when built with libslirp)\n"
 	      "  --console MODE       serial (default: ttyS0) or virtio (hvc0)\n"
 	      "  --no-rng             no virtio-rng device\n"
+	      "  --no-acpi            no ACPI tables (the guest then uses the MP table and\n"
+	      "                       cannot power off, only reboot)\n"
 	      "  --config FILE        JSON config (Firecracker-like: boot-source, machine-config,\n"
 	      "                       drives, network-interfaces); later options override it\n"
 	      "  -v, --verbose        more log output (repeat for debug)\n"
@@ -655,6 +658,7 @@ enum {
 	OPT_NET,
 	OPT_CONSOLE,
 	OPT_NO_RNG,
+	OPT_NO_ACPI,
 	OPT_CONFIG,
 	OPT_VERSION,
 };
@@ -738,6 +742,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_NO_RNG:
 			c->has_rng = false;
+			break;
+		case OPT_NO_ACPI:
+			c->has_acpi = false;
 			break;
 		case OPT_CONFIG:
 			break; /* read in pass 1 */

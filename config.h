@@ -40,6 +40,7 @@ struct vm_config {
 	uint64_t mem_size; /* bytes */
 	enum vm_console_mode console;
 	bool has_rng;
+	bool has_acpi; /* ACPI tables (power-off, device discovery for stock kernels) */
 	struct vm_disk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;
 	/* --net specs as given ("tap=NAME,mac=..", "fd=N", "user,hostfwd=..", "none"); the

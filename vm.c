@@ -10,8 +10,11 @@
  */
 #include "vm.h"
 
+#include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/setup.h"
 #include "boot/boot.h"
+#include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
@@ -64,8 +67,9 @@ struct vm {
 	size_t cmdline_len;
 
 	struct serial *serial;
-	pthread_mutex_t pio_lock; /* i8042 and RTC */
+	pthread_mutex_t pio_lock; /* i8042, RTC and ACPI PM registers */
 	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
 	struct rtc rtc;
 
 	int end_fd; /* eventfd: the VM has ended (written by whoever ended it) */
@@ -124,6 +128,16 @@ static void i8042_reset_cb(void *ctx)
 	vm_end_reset(ctx, VM_END_RESET, "guest reset (i8042)");
 }
 
+static void acpi_poweroff_cb(void *ctx)
+{
+	vm_end(ctx, VM_END_POWEROFF, 0, NULL, "guest powered off (ACPI)");
+}
+
+static void acpi_reset_cb(void *ctx)
+{
+	vm_end_reset(ctx, VM_END_RESET, "guest reset (ACPI)");
+}
+
 static void serial_irq_cb(void *ctx, bool level)
 {
 	struct vm *vm = ctx;
@@ -155,6 +169,12 @@ static void handle_pio(struct vm *vm, uint16_t port, uint8_t *data, unsigned siz
 		pthread_mutex_unlock(&vm->pio_lock);
 		return;
 	default:
+		if (acpi_pm_handles(port)) {
+			pthread_mutex_lock(&vm->pio_lock);
+			acpi_pm_pio(&vm->acpi_pm, port, data, size, is_write);
+			pthread_mutex_unlock(&vm->pio_lock);
+			return;
+		}
 		/* Nothing there: reads float high, writes vanish (POST codes on 0x80, the
 		 * QEMU debug-exit port 0xf4, probes of absent legacy devices). */
 		if (!is_write)
@@ -360,6 +380,30 @@ static int vm_create_devices(struct vm *vm, const struct vm_config *cfg, char *e
 	return 0;
 }
 
+/* ACPI tables (after the kernel is loaded: they go in the reserved low area, and the RSDP
+ * address goes into boot_params / start_info): the guest powers off through them and
+ * finds virtio-mmio devices without cmdline fragments (distribution kernels). */
+static int vm_write_acpi(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct x86_acpi_virtio devs[X86_VIRTIO_MMIO_SLOTS];
+	uint64_t rsdp;
+	int r;
+
+	if (!cfg->has_acpi)
+		return 0;
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		devs[i] = (struct x86_acpi_virtio){.base = virtio_mmio_base(vm->virtio[i]),
+						   .size = X86_VIRTIO_MMIO_SIZE,
+						   .gsi = virtio_mmio_gsi(vm->virtio[i])};
+	r = x86_acpi_write(&vm->mem, vm->ncpus, devs, vm->nr_virtio, &rsdp);
+	if (r == 0)
+		r = x86_boot_set_rsdp(&vm->mem, vm->entry.mode == BOOT_ENTRY_PVH32,
+				      vm->entry.info_gpa, rsdp);
+	if (r)
+		snprintf(err, errlen, "cannot write the ACPI tables: %s", strerror(-r));
+	return r;
+}
+
 /* Queue kicks become ioeventfds and interrupts irqfds, so neither passes through a vCPU
  * thread in user space. */
 static int vm_wire_virtio(struct vm *vm, char *err, size_t errlen)
@@ -437,6 +481,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto fail;
 	}
 	i8042_init(&vm->i8042, i8042_reset_cb, vm);
+	acpi_pm_init(&vm->acpi_pm, acpi_poweroff_cb, acpi_reset_cb, vm);
 	rtc_init(&vm->rtc);
 
 	r = vm_create_devices(vm, cfg, err, errlen);
@@ -456,6 +501,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	    .ncpus = cfg->ncpus,
 	};
 	r = boot_load(&vm->mem, &bp, &vm->entry, err, errlen);
+	if (r)
+		goto fail;
+	r = vm_write_acpi(vm, cfg, err, errlen);
 	if (r)
 		goto fail;
 
