@@ -377,6 +377,11 @@ int disk_queue_submit(struct disk_queue *q)
 
 	if (!q->has_uring || !q->nr_unsubmitted)
 		return 0;
+	/* Requests that complete inside the submit call (page-cache hits) are reaped right
+	 * after it by the caller: no need to wake the worker for them. The eventfd comes
+	 * back on at the end of disk_queue_reap(). */
+	if (!q->is_eventfd_off && io_uring_cq_eventfd_toggle(&q->ring, false) == 0)
+		q->is_eventfd_off = true;
 	do {
 		r = io_uring_submit(&q->ring);
 	} while (r == -EINTR);
@@ -446,6 +451,13 @@ unsigned disk_queue_reap(struct disk_queue *q, bool wait,
 		int r, res;
 
 		r = io_uring_peek_cqe(&q->ring, &cqe);
+		if (r == -EAGAIN && q->is_eventfd_off) {
+			/* Later completions must wake the worker again; one that slipped in
+			 * before this is caught by peeking once more. */
+			io_uring_cq_eventfd_toggle(&q->ring, true);
+			q->is_eventfd_off = false;
+			continue;
+		}
 		if (r == -EAGAIN) {
 			if (!wait || n || !q->nr_inflight)
 				break;

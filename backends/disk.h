@@ -63,6 +63,7 @@ struct disk_queue {
 	struct disk *disk;
 	bool has_uring;
 	bool has_fixed_files; /* the two disk fds are registered with the ring */
+	bool is_eventfd_off;  /* completion eventfd muted between submit and reap */
 	unsigned depth;
 	struct io_uring ring;
 	int event_fd; /* readable when completions are waiting (io_uring only; else -1) */
@@ -85,7 +86,8 @@ int disk_queue_fd(const struct disk_queue *q);
  * disk_queue_submit(); without, it is done right away. Either way its result is delivered
  * by disk_queue_reap(). Returns 0, or -EBUSY if depth requests are already in flight. */
 int disk_queue_add(struct disk_queue *q, struct disk_io *io);
-/* Sends prepared requests to the kernel. Returns 0 or -errno. */
+/* Sends prepared requests to the kernel. Returns 0 or -errno. The caller must call
+ * disk_queue_reap() afterwards (completion eventfd notifications are muted in between). */
 int disk_queue_submit(struct disk_queue *q);
 /* Calls done(io, arg) for every finished request (io->result set). With wait, blocks
  * until at least one finishes if any is in flight. Returns the number reaped. */
