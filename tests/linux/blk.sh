@@ -109,7 +109,12 @@ echo FIRST=\$(head -c 15 /dev/vda)" \
 t_blk_discard() {
 	img=$WORK/discard.img
 	rm -f "$img"
-	yes arcvmm-discard | head -c 33554432 >"$img" # 32 MiB, every block allocated
+	# 32 MiB, every block allocated: 32 copies of a 1 MiB pattern (cheap under emulation).
+	yes arcvmm-discard | head -c 1048576 >"$WORK/discard.pat"
+	for _i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 \
+		29 30 31 32; do
+		cat "$WORK/discard.pat"
+	done >"$img"
 	sync
 	before=$(blocks "$img")
 	run blk-discard "echo DMAX=\$(cat /sys/block/vda/queue/discard_max_bytes)
@@ -117,10 +122,12 @@ blkdiscard -o 8388608 -l 8388608 /dev/vda; echo DISCARD=\$?
 echo 3 > /proc/sys/vm/drop_caches
 echo ZERO=\$(dd if=/dev/vda bs=1048576 skip=8 count=1 2>/dev/null | sha256sum | cut -d' ' -f1)" \
 		--disk "$img" || return 1
-	need DISCARD 0 && need ZERO "$(zero_sum)" || return 1
+	need DISCARD 0 || return 1
 	after=$(blocks "$img")
 	[ $((before - after)) -ge 16384 ] ||
 		{ why="host file blocks went from $before to $after (expected a hole of 8 MiB = 16384 blocks)"; return 1; }
+	# arcvmm punches holes, so the guest reads zeros there (plain discard would not promise it).
+	need ZERO "$(zero_sum)" || return 1
 	[ "$(region_sum "$img" 8)" = "$(zero_sum)" ] && [ "$(region_sum "$img" 15)" = "$(zero_sum)" ] ||
 		{ why="the discarded range does not read as zeros in the host file"; return 1; }
 	[ "$(region_sum "$img" 16)" != "$(zero_sum)" ] ||
