@@ -35,7 +35,8 @@ struct virtio_console {
 	struct virtio_mmio *t;
 	struct worker *worker;
 	bool is_watching_in; /* in_fd is registered with the worker */
-	bool is_in_done;     /* input ended (EOF, error) or cannot be polled */
+	bool is_in_done;     /* input ended (EOF, error) */
+	bool is_in_file;     /* in_fd cannot be polled (a regular file): read it when wanted */
 	uint8_t in_buf[CON_IN_BUF];
 	size_t in_len, in_off; /* pending input is in_buf[in_off, in_len) */
 	bool has_tx;	       /* tx_chain is popped and partly written */
@@ -79,7 +80,7 @@ static void con_input_fn(struct worker *w, int fd, uint32_t events, void *arg);
 /* Watches in_fd again if input is wanted and possible. */
 static void con_watch_input(struct virtio_console *c, bool on)
 {
-	if (on == c->is_watching_in || (on && c->is_in_done))
+	if (on == c->is_watching_in || (on && (c->is_in_done || c->is_in_file)))
 		return;
 	if (!on) {
 		worker_del_fd(c->worker, c->in_fd);
@@ -87,10 +88,14 @@ static void con_watch_input(struct virtio_console *c, bool on)
 		return;
 	}
 	int r = worker_add_fd(c->worker, c->in_fd, EPOLLIN, con_input_fn, c);
+	if (r == -EPERM) {
+		/* A regular file (or /dev/null): always "readable", so read it whenever the
+		 * driver has buffers, until EOF. */
+		c->is_in_file = true;
+		return;
+	}
 	if (r < 0) {
-		/* EPERM: a regular file or /dev/null — nothing to poll, so no input. */
-		if (r != -EPERM)
-			log_warn("virtio-console: cannot watch the input fd: %s", strerror(-r));
+		log_warn("virtio-console: cannot watch the input fd: %s", strerror(-r));
 		c->is_in_done = true;
 		return;
 	}
@@ -110,9 +115,25 @@ static void con_rx_deliver(struct virtio_console *c)
 	struct virtq *vq = con_queue(c, VIRTIO_CONSOLE_RXQ);
 	bool is_pushed = false;
 
-	while (vq && c->in_off < c->in_len) {
-		int r = virtq_pop(vq, &c->rx_chain);
+	for (;;) {
+		int r;
 		size_t n;
+
+		if (c->in_off == c->in_len && c->is_in_file && !c->is_in_done) {
+			ssize_t k = read(c->in_fd, c->in_buf, sizeof(c->in_buf));
+
+			if (k <= 0) {
+				if (k < 0 && errno == EINTR)
+					continue;
+				c->is_in_done = true; /* EOF or error */
+			} else {
+				c->in_off = 0;
+				c->in_len = (size_t)k;
+			}
+		}
+		if (!vq || c->in_off == c->in_len)
+			break;
+		r = virtq_pop(vq, &c->rx_chain);
 
 		if (r < 0) {
 			log_guest("virtio-console: receive queue broken by the driver");

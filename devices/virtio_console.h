@@ -7,9 +7,9 @@
  *
  * No feature bits (no MULTIPORT, no SIZE): queue 0 is port 0's receiveq (host → guest,
  * read from in_fd), queue 1 its transmitq (guest → host, written to out_fd). Both run on
- * one worker thread. in_fd may be -1 (no input) or something epoll cannot watch (a regular
- * file, /dev/null): input is then off. out_fd may be -1 (output dropped). Neither fd is
- * closed by the device; the caller sets the terminal mode.
+ * one worker thread. in_fd may be -1 (no input), a terminal, pipe or socket (watched with
+ * epoll), or a regular file (read as the guest posts buffers, until EOF). out_fd may be -1
+ * (output dropped). Neither fd is closed by the device; the caller sets the terminal mode.
  */
 #ifndef ARCVMM_DEVICES_VIRTIO_CONSOLE_H
 #define ARCVMM_DEVICES_VIRTIO_CONSOLE_H
