@@ -304,6 +304,14 @@ static void rx_process(struct virtio_net *n)
 		int ok = rx_fill(n, rx->chain);
 		if (ok < 0)
 			return;
+		if (!ok && (rx->nr_free == 0 || rx->nr_res >= rx->q->size)) {
+			/* Every ring entry is held and together they cannot take one frame:
+			 * the driver's buffers are unusable (and waiting would spin). */
+			log_guest("%s: %u RX buffers hold %llu bytes, less than one %zu-byte frame",
+				  n->spec, rx->nr_res, (unsigned long long)rx->res_cap, rx->need);
+			rx_broken(n);
+			return;
+		}
 		if (!ok) {
 			/* Ask for a kick; if buffers slipped in meanwhile, take them now. */
 			if (virtq_enable_notify(rx->q))

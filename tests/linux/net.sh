@@ -32,11 +32,9 @@ if [ "${1:-}" = --list ]; then
 	exit 0
 fi
 SELF=$0
-INNER=0
-if [ "${1:-}" = --tap-inner ]; then
-	INNER=1
-	shift
-fi
+# Set in the copy of this script that tap-netns starts inside its network namespace (an
+# environment variable: busybox unshare would take a --flag after the program as its own).
+INNER=${NET_TAP_INNER:-0}
 [ $# -gt 0 ] && TESTS="$*"
 : "${ARCVMM:?set ARCVMM to the arcvmm binary}"
 : "${GUEST_DIR:?set GUEST_DIR to the guest image folder}"
@@ -204,7 +202,7 @@ t_tap_netns() {
 	fi
 	: >"$WORK/$n.console"
 	export ARCVMM GUEST_DIR WORK NET_TIMEOUT
-	unshare -n sh "$SELF" --tap-inner
+	NET_TAP_INNER=1 unshare -n -- sh "$SELF"
 	want=$(cat "$WORK/tap.want" 2>/dev/null)
 	feat=$(grab $n "NET-FEATURES" | awk '{print $2}')
 	upwant=$(grab $n "NET-UPSUM" | awk '{print $2}')
