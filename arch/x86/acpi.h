@@ -7,6 +7,12 @@
  * "LNRO0005" device per virtio-mmio slot, which is how a kernel without
  * VIRTIO_MMIO_CMDLINE_DEVICES (Debian's stock kernel) finds them.
  *
+ * What HW-reduced means to a Linux guest (seen in nested boots of 6.1): it drops the legacy
+ * PIC and the PIT/HPET timer set-up (timekeeping is kvm-clock + LAPIC timer), so no ISA
+ * IRQ is premapped: a legacy device gets an interrupt only through a _CRS in the DSDT
+ * (COM1 here: IOAPIC pin 4, edge, a dynamic Linux IRQ number). A new ISA device that
+ * interrupts must be added to the DSDT too. The MP table stays for `acpi=off`.
+ *
  * Everything sits in the e820-reserved BIOS area, above the MP table:
  *   0xe0000  RSDP (16-byte aligned, inside the legacy scan range 0xe0000..0xfffff)
  *   0xe0040  XSDT, RSDT, FADT, MADT, DSDT, each 16-byte aligned, all below 1 MiB.
