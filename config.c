@@ -675,6 +675,7 @@ static const struct option long_opts[] = {
     {"net", required_argument, NULL, OPT_NET},
     {"console", required_argument, NULL, OPT_CONSOLE},
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
+    {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},

@@ -185,6 +185,13 @@ static void handle_pio(struct vm *vm, uint16_t port, uint8_t *data, unsigned siz
 
 static void handle_mmio(struct vm *vm, uint64_t addr, uint8_t *data, unsigned size, bool is_write)
 {
+	if (addr >= X86_VIRTIO_MMIO_BASE &&
+	    addr - X86_VIRTIO_MMIO_BASE < (uint64_t)vm->nr_virtio * X86_VIRTIO_MMIO_SIZE) {
+		struct virtio_mmio *t =
+		    vm->virtio[(addr - X86_VIRTIO_MMIO_BASE) / X86_VIRTIO_MMIO_SIZE];
+		virtio_mmio_access(t, addr - virtio_mmio_base(t), data, size, is_write);
+		return;
+	}
 	if (!is_write)
 		memset(data, 0xff, size);
 	log_debug("guest %s of %u bytes at unbacked 0x%llx ignored", is_write ? "write" : "read",
@@ -268,17 +275,20 @@ static void *vcpu_thread(void *arg)
 
 /* --- creation --- */
 
-/* Device fragments go first: anything after a "--" in the user's command line belongs to
- * init, not the kernel. */
+/* With ACPI the guest finds virtio-mmio devices in the DSDT; a kernel that also had them
+ * on its command line would probe each twice. Without ACPI (or with acpi=off), the
+ * devices are announced as virtio_mmio.device= fragments, put first: anything after a
+ * "--" in the user's command line belongs to init, not the kernel. */
 static int build_cmdline(struct vm *vm, const struct vm_config *cfg)
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
 	size_t len = 0, cap = CMDLINE_BUF + strlen(base);
+	bool needs_fragments = !cfg->has_acpi || strstr(base, "acpi=off");
 
 	vm->cmdline = malloc(cap);
 	if (!vm->cmdline)
 		return -ENOMEM;
-	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+	for (unsigned i = 0; needs_fragments && i < vm->nr_virtio; i++) {
 		int n = virtio_mmio_cmdline(vm->virtio[i], vm->cmdline + len, cap - len - 1);
 		if (n < 0)
 			return n;
