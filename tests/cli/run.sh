@@ -116,6 +116,12 @@ if grep -q 'GUEST-CMDLINE.* from flags$' "$T/out"; then ok "flag overrides json 
 	cat "$T/out" >"$T/err"; bad "flag overrides json cmdline"; fi
 if grep -q '^arcvmm: guest reset (i8042)$' "$T/err"; then ok "one-line exit reason"; else
 	bad "one-line exit reason"; fi
+# Device discovery: ACPI (DSDT) by default, virtio_mmio.device= fragments without ACPI.
+expect_boot "acpi: no cmdline fragments" --kernel "$HELLO"
+if grep -q 'virtio_mmio.device=' "$T/out"; then cat "$T/out" >"$T/err"; bad "acpi: no cmdline fragments"; fi
+expect_boot "no-acpi: cmdline fragments" --kernel "$HELLO" --no-acpi --net none
+if ! grep -q 'GUEST-CMDLINE virtio_mmio.device=4K@0xd0000000:5 console=ttyS0' "$T/out"; then
+	cat "$T/out" >"$T/err"; bad "no-acpi: cmdline fragments"; fi
 "$ARCVMM" --help >"$T/out" 2>"$T/err" && grep -q -- '--kernel FILE' "$T/out" && ok "--help" || bad "--help"
 
 # SIGTERM/SIGINT stop a running VM cleanly (exit 128+N, reason line, vCPU threads joined):
