@@ -89,4 +89,4 @@ clean:
 
 .PHONY: all unit test format format-check clean guests benches
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) -name '*.d' -type f -not -path '*/guest-kernel/*' 2>/dev/null)
