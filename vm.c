@@ -42,7 +42,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define CMDLINE_BUF 8192
+#define CMDLINE_BUF    8192
+#define SERIAL_POLL_MS 10
 
 struct vm_vcpu {
 	struct vm *vm;
@@ -664,7 +665,12 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 	}
 
 	while (!atomic_load(&vm->is_ending)) {
-		int n = epoll_wait(ep, evs, 8, -1);
+		/* A partial line (a prompt) waits at most SERIAL_POLL_MS. */
+		int n = epoll_wait(ep, evs, 8, serial_has_output(vm->serial) ? SERIAL_POLL_MS : -1);
+		if (n == 0) {
+			serial_flush(vm->serial, STDOUT_FILENO);
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -689,10 +695,16 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 					cs.stdin_open = false;
 				}
 			} else if (fd == serial_wake_fd(vm->serial)) {
+				/* Drains the wake fd too, whatever is buffered. */
 				if (serial_flush(vm->serial, STDOUT_FILENO) == -EPIPE)
 					log_debug("console output closed");
 			}
 		}
+		/* Output of any size waiting after a wake-up, or after keystrokes (the guest's
+		 * echo is a partial line), goes out now. */
+		if (serial_has_output(vm->serial) &&
+		    serial_flush(vm->serial, STDOUT_FILENO) == -EPIPE)
+			log_debug("console output closed");
 	}
 
 out:

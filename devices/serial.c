@@ -51,8 +51,9 @@
 #define MSR_RI	0x40
 #define MSR_DCD 0x80
 
-#define RX_SIZE	 4096
-#define OUT_SIZE 65536
+#define SERIAL_WAKE_BYTES 1024
+#define RX_SIZE		  4096
+#define OUT_SIZE	  65536
 
 struct serial {
 	pthread_mutex_t lock;
@@ -166,10 +167,14 @@ static void transmit(struct serial *s, uint8_t c)
 		 * (backpressure, like a real UART at its baud rate), never loses output. */
 		while (s->out_len == OUT_SIZE && !s->is_closing)
 			pthread_cond_wait(&s->space, &s->lock);
-		if (s->out_len == 0)
-			wake(s);
 		if (s->out_len < OUT_SIZE)
 			s->out[s->out_len++] = c;
+		/* Wake the control thread per line (or per burst), not per byte: a byte-wise
+		 * wake-up costs three syscalls and a cross-CPU hop each. A partial line (a
+		 * shell prompt) is picked up by the control loop's short poll instead, see
+		 * serial_has_output(). */
+		if (c == '\n' || s->out_len == SERIAL_WAKE_BYTES)
+			wake(s);
 		watch_line(s, c);
 	}
 	/* The byte leaves at once, so THR is empty again. */
@@ -336,4 +341,14 @@ void serial_close(struct serial *s)
 	s->is_closing = true;
 	pthread_cond_broadcast(&s->space);
 	pthread_mutex_unlock(&s->lock);
+}
+
+bool serial_has_output(struct serial *s)
+{
+	bool r;
+
+	pthread_mutex_lock(&s->lock);
+	r = s->out_len != 0;
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
