@@ -6,6 +6,7 @@
  * boot_params_in, except for the sizes of cmdline and ncpus, which it checks.
  */
 #include "boot/boot.h"
+#include "boot/image.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -293,5 +294,22 @@ unmap:
 	munmap(map, (size_t)ksize);
 close_fd:
 	close(fd);
+	return ret;
+}
+
+int boot_image_fail(int ret, char *err, size_t errlen, const struct boot_image *img,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!err || !errlen)
+		return ret;
+	n = snprintf(err, errlen, "--kernel %s: ", img->name ? img->name : "(image)");
+	if (n < 0 || (size_t)n >= errlen)
+		return ret;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
 	return ret;
 }

@@ -8,6 +8,7 @@
  * guest RAM, with arithmetic that cannot wrap, before anything is copied.
  */
 #include "boot/boot.h"
+#include "boot/image.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -38,50 +39,6 @@
 #define BZ_ENTRY64_OFF	 0x200
 #define BZ_DEFAULT_SECTS 4
 
-static int bz_fail(int ret, char *err, size_t errlen, const struct boot_image *img, const char *fmt,
-		   ...) __attribute__((format(printf, 5, 6)));
-
-static int bz_fail(int ret, char *err, size_t errlen, const struct boot_image *img, const char *fmt,
-		   ...)
-{
-	va_list ap;
-	int n;
-
-	if (!err || !errlen)
-		return ret;
-	n = snprintf(err, errlen, "--kernel %s: ", img->name ? img->name : "(image)");
-	if (n < 0 || (size_t)n >= errlen)
-		return ret;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static uint64_t u64_max(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;
@@ -102,48 +59,54 @@ int boot_load_bzimage(struct guest_mem *m, const struct boot_image *img, uint64_
 	unsigned sects, version, hdr_end;
 
 	if (img->size < HDR_MAGIC + 4 || memcmp(d + HDR_MAGIC, "HdrS", 4) != 0)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "not a bzImage (no \"HdrS\" boot header at 0x202)");
+		return boot_image_fail(-ENOEXEC, err, errlen, img,
+				       "not a bzImage (no \"HdrS\" boot header at 0x202)");
 	if (img->size < HDR_VERSION + 2)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "truncated (setup header ends past the end of the file, %zu bytes)",
-			       img->size);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "truncated (setup header ends past the end of the file, %zu bytes)", img->size);
 	version = rd16(d + HDR_VERSION);
 	if (version < BZ_MIN_VERSION)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "boot protocol %u.%02u is too old (2.12 or newer needed for the "
-			       "64-bit entry)",
-			       version >> 8, version & 0xff);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "boot protocol %u.%02u is too old (2.12 or newer needed for the "
+		    "64-bit entry)",
+		    version >> 8, version & 0xff);
 	hdr_end = 0x202 + d[HDR_JUMP_LEN];
 	if (hdr_end < HDR_MIN_END)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "corrupt setup header (ends at 0x%x, protocol %u.%02u needs 0x%x)",
-			       hdr_end, version >> 8, version & 0xff, HDR_MIN_END);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "corrupt setup header (ends at 0x%x, protocol %u.%02u needs 0x%x)", hdr_end,
+		    version >> 8, version & 0xff, HDR_MIN_END);
 	if (hdr_end > img->size)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "truncated (setup header ends at 0x%x past the end of the file, "
-			       "%zu bytes)",
-			       hdr_end, img->size);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "truncated (setup header ends at 0x%x past the end of the file, "
+		    "%zu bytes)",
+		    hdr_end, img->size);
 	if (!(rd16(d + HDR_XLOADFLAGS) & XLF_KERNEL_64))
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "no 64-bit entry point (XLF_KERNEL_64 not set in xloadflags): "
-			       "a 32-bit kernel?");
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "no 64-bit entry point (XLF_KERNEL_64 not set in xloadflags): "
+		    "a 32-bit kernel?");
 
 	sects = d[HDR_SETUP_SECTS] ? d[HDR_SETUP_SECTS] : BZ_DEFAULT_SECTS;
 	setup_size = (uint64_t)(sects + 1) * BZ_SECTOR;
 	if (setup_size >= img->size)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "truncated (setup code: %u sectors end at 0x%llx, the file has "
-			       "%zu bytes and no protected-mode code)",
-			       sects, (unsigned long long)setup_size, img->size);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "truncated (setup code: %u sectors end at 0x%llx, the file has "
+		    "%zu bytes and no protected-mode code)",
+		    sects, (unsigned long long)setup_size, img->size);
 	payload = img->size - setup_size;
 	syssize = (uint64_t)rd32(d + HDR_SYSSIZE) * 16;
 	if (syssize == 0 || syssize > payload || payload <= BZ_ENTRY64_OFF)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "truncated (protected-mode code of %llu bytes at 0x%llx, the file "
-			       "has %llu bytes there)",
-			       (unsigned long long)syssize, (unsigned long long)setup_size,
-			       (unsigned long long)payload);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "truncated (protected-mode code of %llu bytes at 0x%llx, the file "
+		    "has %llu bytes there)",
+		    (unsigned long long)syssize, (unsigned long long)setup_size,
+		    (unsigned long long)payload);
 
 	pref = rd64(d + HDR_PREF_ADDRESS);
 	init_size = rd32(d + HDR_INIT_SIZE);
@@ -160,21 +123,22 @@ int boot_load_bzimage(struct guest_mem *m, const struct boot_image *img, uint64_
 		work = (load + align - 1) & ~(align - 1);
 	work = u64_max(work, pref);
 	if (work > UINT64_MAX - init_size)
-		return bz_fail(-ENOEXEC, err, errlen, img,
-			       "corrupt setup header (pref_address 0x%llx + init_size wraps)",
-			       (unsigned long long)pref);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "corrupt setup header (pref_address 0x%llx + init_size wraps)",
+		    (unsigned long long)pref);
 	need_end = u64_max(work + init_size, load + payload);
 	if (need_end > low_end)
-		return bz_fail(-ENOMEM, err, errlen, img,
-			       "too large for guest memory (the kernel needs RAM up to 0x%llx, "
-			       "%llu MiB; low RAM ends at 0x%llx)",
-			       (unsigned long long)need_end, mib_up(need_end),
-			       (unsigned long long)low_end);
+		return boot_image_fail(
+		    -ENOMEM, err, errlen, img,
+		    "too large for guest memory (the kernel needs RAM up to 0x%llx, "
+		    "%llu MiB; low RAM ends at 0x%llx)",
+		    (unsigned long long)need_end, mib_up(need_end), (unsigned long long)low_end);
 
 	if (guest_mem_write(m, load, d + setup_size, payload))
-		return bz_fail(-EFAULT, err, errlen, img,
-			       "cannot write %llu bytes at 0x%llx into guest RAM",
-			       (unsigned long long)payload, (unsigned long long)load);
+		return boot_image_fail(-EFAULT, err, errlen, img,
+				       "cannot write %llu bytes at 0x%llx into guest RAM",
+				       (unsigned long long)payload, (unsigned long long)load);
 
 	*setup_hdr_len = hdr_end - HDR_START;
 	if (*setup_hdr_len > BOOT_SETUP_HDR_MAX)

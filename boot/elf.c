@@ -8,6 +8,7 @@
  * is copied into the guest.
  */
 #include "boot/boot.h"
+#include "boot/image.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -32,42 +33,6 @@ static const struct {
     {X86_EBDA_ADDR, X86_LOW_RESERVED_END, "the MP table and BIOS area"},
 };
 
-static int elf_fail(int ret, char *err, size_t errlen, const struct boot_image *img,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int elf_fail(int ret, char *err, size_t errlen, const struct boot_image *img,
-		    const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!err || !errlen)
-		return ret;
-	n = snprintf(err, errlen, "--kernel %s: ", img->name ? img->name : "(image)");
-	if (n < 0 || (size_t)n >= errlen)
-		return ret;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static uint64_t align4(uint64_t v)
 {
 	return (v + 3) & ~3ULL; /* callers pass values < 2^33: no wrap */
@@ -84,7 +49,7 @@ static int elf_scan_notes(const struct boot_image *img, unsigned idx, const uint
 		uint64_t name_off, desc_off;
 
 		if (len - off < 12)
-			return elf_fail(
+			return boot_image_fail(
 			    -ENOEXEC, err, errlen, img,
 			    "corrupt note (segment %u: note header at +0x%llx runs past "
 			    "the segment end, %llu bytes)",
@@ -94,18 +59,18 @@ static int elf_scan_notes(const struct boot_image *img, unsigned idx, const uint
 		type = rd32(seg + off + 8);
 		name_off = off + 12;
 		if (namesz > len - name_off)
-			return elf_fail(
+			return boot_image_fail(
 			    -ENOEXEC, err, errlen, img,
 			    "corrupt note (segment %u: note name of %u bytes at +0x%llx "
 			    "runs past the segment end, %llu bytes)",
 			    idx, namesz, (unsigned long long)name_off, (unsigned long long)len);
 		desc_off = name_off + align4(namesz);
 		if (desc_off > len || descsz > len - desc_off)
-			return elf_fail(-ENOEXEC, err, errlen, img,
-					"corrupt note (segment %u: note descriptor of %u bytes at "
-					"+0x%llx runs past the segment end, %llu bytes)",
-					idx, descsz, (unsigned long long)desc_off,
-					(unsigned long long)len);
+			return boot_image_fail(
+			    -ENOEXEC, err, errlen, img,
+			    "corrupt note (segment %u: note descriptor of %u bytes at "
+			    "+0x%llx runs past the segment end, %llu bytes)",
+			    idx, descsz, (unsigned long long)desc_off, (unsigned long long)len);
 		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
 		    memcmp(seg + name_off, "Xen", 4) == 0) {
 			if (descsz == 4)
@@ -113,10 +78,11 @@ static int elf_scan_notes(const struct boot_image *img, unsigned idx, const uint
 			else if (descsz == 8)
 				*pvh_entry = rd64(seg + desc_off);
 			else
-				return elf_fail(-ENOEXEC, err, errlen, img,
-						"corrupt PVH entry note (descriptor of %u bytes, "
-						"expected 4 or 8)",
-						descsz);
+				return boot_image_fail(
+				    -ENOEXEC, err, errlen, img,
+				    "corrupt PVH entry note (descriptor of %u bytes, "
+				    "expected 4 or 8)",
+				    descsz);
 			*found = true;
 		}
 		off = desc_off + align4(descsz); /* may pass len: ends the loop */
@@ -137,41 +103,43 @@ int boot_load_elf(struct guest_mem *m, const struct boot_image *img, enum boot_p
 	int ret;
 
 	if (img->size < SELFMAG || memcmp(img->data, ELFMAG, SELFMAG) != 0)
-		return elf_fail(-ENOEXEC, err, errlen, img, "not an ELF file (bad magic)");
+		return boot_image_fail(-ENOEXEC, err, errlen, img, "not an ELF file (bad magic)");
 	if (img->size < sizeof(eh))
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"truncated (ELF header needs %zu bytes, the file has %zu)",
-				sizeof(eh), img->size);
+		return boot_image_fail(-ENOEXEC, err, errlen, img,
+				       "truncated (ELF header needs %zu bytes, the file has %zu)",
+				       sizeof(eh), img->size);
 	memcpy(&eh, img->data, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"not a 64-bit ELF file (class %u; an x86-64 kernel is ELFCLASS64)",
-				eh.e_ident[EI_CLASS]);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "not a 64-bit ELF file (class %u; an x86-64 kernel is ELFCLASS64)",
+		    eh.e_ident[EI_CLASS]);
 	if (eh.e_ident[EI_DATA] != ELFDATA2LSB)
-		return elf_fail(-ENOEXEC, err, errlen, img, "not a little-endian ELF file");
+		return boot_image_fail(-ENOEXEC, err, errlen, img, "not a little-endian ELF file");
 	if (eh.e_machine != EM_X86_64)
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"not an x86-64 ELF file (machine %u, expected %u)", eh.e_machine,
-				EM_X86_64);
+		return boot_image_fail(-ENOEXEC, err, errlen, img,
+				       "not an x86-64 ELF file (machine %u, expected %u)",
+				       eh.e_machine, EM_X86_64);
 	if (eh.e_type != ET_EXEC)
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"not an ELF executable (type %u; a kernel is ET_EXEC)", eh.e_type);
+		return boot_image_fail(-ENOEXEC, err, errlen, img,
+				       "not an ELF executable (type %u; a kernel is ET_EXEC)",
+				       eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr))
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"corrupt ELF header (program header size %u, expected %zu)",
-				eh.e_phentsize, sizeof(Elf64_Phdr));
+		return boot_image_fail(-ENOEXEC, err, errlen, img,
+				       "corrupt ELF header (program header size %u, expected %zu)",
+				       eh.e_phentsize, sizeof(Elf64_Phdr));
 	if (eh.e_phnum == 0 || eh.e_phnum > ELF_MAX_PHDRS)
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"corrupt ELF header (%u program headers; 1..%u accepted)",
-				eh.e_phnum, ELF_MAX_PHDRS);
+		return boot_image_fail(-ENOEXEC, err, errlen, img,
+				       "corrupt ELF header (%u program headers; 1..%u accepted)",
+				       eh.e_phnum, ELF_MAX_PHDRS);
 	/* phnum * phentsize <= 256 * 56: only the offset can be out of range. */
 	uint64_t ph_size = (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
 	if (eh.e_phoff > img->size || ph_size > img->size - eh.e_phoff)
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"truncated (program header table at 0x%llx, %llu bytes, ends past "
-				"the end of the file, %zu bytes)",
-				(unsigned long long)eh.e_phoff, (unsigned long long)ph_size,
-				img->size);
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "truncated (program header table at 0x%llx, %llu bytes, ends past "
+		    "the end of the file, %zu bytes)",
+		    (unsigned long long)eh.e_phoff, (unsigned long long)ph_size, img->size);
 
 	/* Pass 1: check everything. */
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -179,14 +147,15 @@ int boot_load_elf(struct guest_mem *m, const struct boot_image *img, enum boot_p
 		if (ph.p_type != PT_LOAD && ph.p_type != PT_NOTE)
 			continue;
 		if (ph.p_offset > img->size || ph.p_filesz > img->size - ph.p_offset)
-			return elf_fail(-ENOEXEC, err, errlen, img,
-					"truncated (segment %u ends at 0x%llx past the end of the "
-					"file, %zu bytes)",
-					i,
-					(unsigned long long)(ph.p_offset > UINT64_MAX - ph.p_filesz
-								 ? UINT64_MAX
-								 : ph.p_offset + ph.p_filesz),
-					img->size);
+			return boot_image_fail(
+			    -ENOEXEC, err, errlen, img,
+			    "truncated (segment %u ends at 0x%llx past the end of the "
+			    "file, %zu bytes)",
+			    i,
+			    (unsigned long long)(ph.p_offset > UINT64_MAX - ph.p_filesz
+						     ? UINT64_MAX
+						     : ph.p_offset + ph.p_filesz),
+			    img->size);
 		if (ph.p_type == PT_NOTE) {
 			if (proto == BOOT_PROTO_LINUX64)
 				continue;
@@ -197,22 +166,22 @@ int boot_load_elf(struct guest_mem *m, const struct boot_image *img, enum boot_p
 			continue;
 		}
 		if (ph.p_filesz > ph.p_memsz)
-			return elf_fail(-ENOEXEC, err, errlen, img,
-					"corrupt segment %u (file size 0x%llx larger than memory "
-					"size 0x%llx)",
-					i, (unsigned long long)ph.p_filesz,
-					(unsigned long long)ph.p_memsz);
+			return boot_image_fail(
+			    -ENOEXEC, err, errlen, img,
+			    "corrupt segment %u (file size 0x%llx larger than memory "
+			    "size 0x%llx)",
+			    i, (unsigned long long)ph.p_filesz, (unsigned long long)ph.p_memsz);
 		if (ph.p_memsz == 0)
 			continue;
 		if (ph.p_paddr > UINT64_MAX - ph.p_memsz)
-			return elf_fail(-ENOEXEC, err, errlen, img,
-					"corrupt segment %u (address 0x%llx + size 0x%llx wraps "
-					"around)",
-					i, (unsigned long long)ph.p_paddr,
-					(unsigned long long)ph.p_memsz);
+			return boot_image_fail(
+			    -ENOEXEC, err, errlen, img,
+			    "corrupt segment %u (address 0x%llx + size 0x%llx wraps "
+			    "around)",
+			    i, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
 		uint64_t seg_end = ph.p_paddr + ph.p_memsz;
 		if (seg_end > low_end)
-			return elf_fail(
+			return boot_image_fail(
 			    -ENOMEM, err, errlen, img,
 			    "too large for guest memory (segment %u at [0x%llx, 0x%llx) "
 			    "ends past the end of low RAM at 0x%llx)",
@@ -220,25 +189,26 @@ int boot_load_elf(struct guest_mem *m, const struct boot_image *img, enum boot_p
 			    (unsigned long long)low_end);
 		for (size_t r = 0; r < sizeof(elf_reserved) / sizeof(elf_reserved[0]); r++) {
 			if (ph.p_paddr < elf_reserved[r].end && elf_reserved[r].start < seg_end)
-				return elf_fail(-EINVAL, err, errlen, img,
-						"segment %u at [0x%llx, 0x%llx) overlaps %s at "
-						"[0x%llx, 0x%llx)",
-						i, (unsigned long long)ph.p_paddr,
-						(unsigned long long)seg_end, elf_reserved[r].what,
-						(unsigned long long)elf_reserved[r].start,
-						(unsigned long long)elf_reserved[r].end);
+				return boot_image_fail(
+				    -EINVAL, err, errlen, img,
+				    "segment %u at [0x%llx, 0x%llx) overlaps %s at "
+				    "[0x%llx, 0x%llx)",
+				    i, (unsigned long long)ph.p_paddr, (unsigned long long)seg_end,
+				    elf_reserved[r].what, (unsigned long long)elf_reserved[r].start,
+				    (unsigned long long)elf_reserved[r].end);
 		}
 		if (seg_end > end)
 			end = seg_end;
 		nload++;
 	}
 	if (nload == 0)
-		return elf_fail(-ENOEXEC, err, errlen, img, "no loadable segment");
+		return boot_image_fail(-ENOEXEC, err, errlen, img, "no loadable segment");
 
 	if (proto == BOOT_PROTO_PVH && !has_pvh)
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"no PVH entry point (no Xen ELF note XEN_ELFNOTE_PHYS32_ENTRY); "
-				"boot it with the 64-bit entry instead");
+		return boot_image_fail(
+		    -ENOEXEC, err, errlen, img,
+		    "no PVH entry point (no Xen ELF note XEN_ELFNOTE_PHYS32_ENTRY); "
+		    "boot it with the 64-bit entry instead");
 	if (proto != BOOT_PROTO_LINUX64 && has_pvh) {
 		*mode = BOOT_ENTRY_PVH32;
 		chosen = pvh_entry;
@@ -254,10 +224,10 @@ int boot_load_elf(struct guest_mem *m, const struct boot_image *img, enum boot_p
 			entry_loaded = true;
 	}
 	if (!entry_loaded)
-		return elf_fail(-ENOEXEC, err, errlen, img,
-				"%s entry point 0x%llx is outside every loaded segment",
-				*mode == BOOT_ENTRY_PVH32 ? "PVH" : "64-bit",
-				(unsigned long long)chosen);
+		return boot_image_fail(-ENOEXEC, err, errlen, img,
+				       "%s entry point 0x%llx is outside every loaded segment",
+				       *mode == BOOT_ENTRY_PVH32 ? "PVH" : "64-bit",
+				       (unsigned long long)chosen);
 
 	/* Pass 2: copy. Every range was checked above. */
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -266,9 +236,9 @@ int boot_load_elf(struct guest_mem *m, const struct boot_image *img, enum boot_p
 			continue;
 		uint8_t *dst = guest_mem_ptr(m, ph.p_paddr, ph.p_memsz);
 		if (!dst)
-			return elf_fail(-EFAULT, err, errlen, img,
-					"segment %u at 0x%llx is not in guest RAM", i,
-					(unsigned long long)ph.p_paddr);
+			return boot_image_fail(-EFAULT, err, errlen, img,
+					       "segment %u at 0x%llx is not in guest RAM", i,
+					       (unsigned long long)ph.p_paddr);
 		memcpy(dst, img->data + ph.p_offset, ph.p_filesz);
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 	}
