@@ -4,7 +4,7 @@
 #
 #   ARCVMM=build/arcvmm GUEST_DIR=../shared/guest WORK=/tmp/w sh tests/linux/console.sh [TEST...]
 #
-# Tests (all with --console virtio; arcvmm's stdin is a file, its stdout is captured):
+# Tests (all with --console virtio; arcvmm's stdin is a FIFO, its stdout is captured).
 #   console-hvc0-io   console=ttyS0 only: a line the guest writes to /dev/hvc0 comes out on
 #                     arcvmm's stdout, and a line on arcvmm's stdin is read from /dev/hvc0
 #   console-hvc0-init console=hvc0 last, so /dev/console is hvc0: init's GUEST-* lines reach
@@ -23,7 +23,9 @@ I=$G/minimal-initramfs.cpio.gz
 ALL="console-hvc0-io console-hvc0-init"
 mkdir -p "$WORK" || exit 2
 
-# run NAME CONSOLES INPUT GUEST_COMMAND: boots with --console virtio; stdin from INPUT.
+# run NAME CONSOLES INPUT GUEST_COMMAND: boots with --console virtio. arcvmm's stdin is a
+# FIFO; INPUT is written to it once the guest printed "via-hvc0-marker" (Linux drops input
+# that reaches hvc0 before anything opened it), or never if INPUT is empty.
 run() {
 	_n=$1
 	_consoles=$2
@@ -31,12 +33,26 @@ run() {
 	_b64=$(printf '%s' "$4" | base64 | tr -d '\n')
 	con=$WORK/$_n.console
 	errf=$WORK/$_n.stderr
-	printf '%s' "$_in" >"$WORK/$_n.stdin"
+	rm -f "$WORK/$_n.fifo" "$con.raw"
+	mkfifo "$WORK/$_n.fifo" || { why="cannot make a FIFO in $WORK"; return 1; }
+	: >"$con.raw"
 	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$I" --memory 256M \
 		--console virtio \
 		--cmdline "$_consoles reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$_b64" \
-		<"$WORK/$_n.stdin" >"$con.raw" 2>"$errf"
+		<"$WORK/$_n.fifo" >"$con.raw" 2>"$errf" &
+	_pid=$!
+	exec 4>"$WORK/$_n.fifo"
+	if [ -n "$_in" ]; then
+		_i=0
+		while [ $_i -lt "$T" ] && ! grep -q via-hvc0-marker "$con.raw"; do
+			sleep 1
+			_i=$((_i + 1))
+		done
+		printf '%s' "$_in" >&4
+	fi
+	wait $_pid
 	rc=$?
+	exec 4>&-
 	tr -d '\r' <"$con.raw" >"$con"
 	grep -q '^GUEST-CMD-EXIT=' "$con" || { why="no GUEST-CMD-EXIT line (rc $rc)"; return 1; }
 	[ "$rc" = 0 ] || { why="arcvmm exited with status $rc"; return 1; }
@@ -45,8 +61,9 @@ run() {
 
 t_console_hvc0_io() {
 	run console-hvc0-io "console=ttyS0" "hello-from-host
-" 'echo via-hvc0-marker > /dev/hvc0
-read -t 30 -r line < /dev/hvc0; echo "GOT=$line"' || return 1
+" 'exec 3<>/dev/hvc0
+echo via-hvc0-marker >&3
+read -t 60 -r line <&3; echo "GOT=$line"' || return 1
 	grep -q 'via-hvc0-marker' "$con" ||
 		{ why="what the guest wrote to /dev/hvc0 did not reach stdout"; return 1; }
 	grep -q '^GOT=hello-from-host$' "$con" ||
