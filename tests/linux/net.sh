@@ -273,6 +273,10 @@ while :; do sleep 3; echo NET-ICMP \$(grep Icmp: /proc/net/snmp | tail -1); done
 	fi
 }
 
+if [ "$INNER" = 1 ]; then
+	tap_inner
+	exit 0
+fi
 for t in $TESTS; do
 	case "$t" in
 	user-dhcp-download) t_user_dhcp_download ;;
