@@ -17,7 +17,8 @@
 # libelf-dev, libssl-dev, xz-utils, patch (apt-get install -y build-essential flex bison
 # bc libelf-dev libssl-dev xz-utils patch). The source package is fetched with
 # `apt-get download` into the nested harness's cache. Work tree: $GUEST_BUILD_DIR
-# (default build/guest-kernel). Trusts: Debian's packages.
+# (default build-guest-kernel: outside build/, whose *.d files the Makefile reads).
+# Trusts: Debian's packages.
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/nested/lib.sh"
 set -o pipefail
 
@@ -28,7 +29,7 @@ case "${1:-}" in
 --check) config_only=1; check=1; shift ;;
 esac
 out=${1:-$PROJECT_DIR/build/guest}
-work=${GUEST_BUILD_DIR:-$PROJECT_DIR/build/guest-kernel}
+work=${GUEST_BUILD_DIR:-$PROJECT_DIR/build-guest-kernel}
 frag="$PROJECT_DIR/guest/minimal-kernel.config.fragment"
 for tool in make gcc flex bison bc patch xz; do
 	command -v "$tool" >/dev/null || nested_die "$tool is missing (see the header of $0)"

@@ -44,6 +44,9 @@ else
 	echo "l1: warning: no /dev/kvm (does the L1 CPU offer svm?)"
 fi
 
+# Loopback up: tests reach servers on L1's 127.0.0.1 (e.g. through arcvmm's user network).
+ip link set lo up 2>/dev/null
+
 [ -n "$job" ] || die "no l1.job= on the kernel command line"
 J=/nested-job
 mkdir -p $J

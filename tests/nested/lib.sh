@@ -30,12 +30,12 @@ L1_MEM="${L1_MEM:-6G}"
 L1_CPU="${L1_CPU:-max}"
 
 # Modules L1 needs, relative to lib/modules/<rel>/kernel; their dependencies are resolved
-# with modinfo (Debian's package carries no modules.dep).
+# with modinfo (Debian's package carries no modules.dep). tun: for tests/linux/net.sh.
 NESTED_MODULES="arch/x86/kvm/kvm-amd.ko net/9p/9pnet_virtio.ko fs/9p/9p.ko \
-drivers/virtio/virtio_pci.ko"
+drivers/virtio/virtio_pci.ko drivers/net/tun.ko"
 # Folders of the kernel package to unpack (the modules above and everything they use).
 NESTED_MODULE_DIRS="arch/x86/kvm virt/lib drivers/crypto/ccp drivers/virtio fs/9p fs/netfs \
-fs/fscache net/9p"
+fs/fscache net/9p drivers/net/tun.ko"
 
 nested_log() { printf 'nested: %s\n' "$*" >&2; }
 nested_die() {
@@ -106,18 +106,29 @@ nested_pick_krel() {
 nested_prepare_kernel() {
 	nested_pick_krel
 	L1_KDIR="$NESTED_CACHE/kernel-$L1_KREL"
-	[ -f "$L1_KDIR/.done" ] && return 0
+	# .done holds the list of what was unpacked: a longer list unpacks again.
+	[ "$(cat "$L1_KDIR/.done" 2>/dev/null)" = "$NESTED_MODULE_DIRS" ] && return 0
 	local deb pats=() d
 	deb=$(nested_fetch_deb "linux-image-$L1_KREL") || exit 2
-	rm -rf "$L1_KDIR"
-	mkdir -p "$L1_KDIR"
+	# Unpacked beside and renamed into place: other runs may be booting from the old copy.
+	local tmp old
+	tmp=$(mktemp -d "$NESTED_CACHE/kernel.XXXXXX")
 	pats+=("./boot/vmlinuz-$L1_KREL")
 	for d in $NESTED_MODULE_DIRS; do
 		pats+=("./lib/modules/$L1_KREL/kernel/$d")
 	done
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$L1_KDIR" "${pats[@]}" ||
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "${pats[@]}" ||
 		nested_die "unpacking $deb failed"
-	touch "$L1_KDIR/.done"
+	echo "$NESTED_MODULE_DIRS" >"$tmp/.done"
+	chmod 755 "$tmp"
+	if [ -e "$L1_KDIR" ]; then
+		old="$NESTED_CACHE/kernel.old.$$"
+		mv "$L1_KDIR" "$old"
+		mv "$tmp" "$L1_KDIR"
+		rm -rf "$old"
+	else
+		mv "$tmp" "$L1_KDIR"
+	fi
 }
 
 # nested_prepare_busybox: unpack busybox-static once. Sets NESTED_BUSYBOX.
@@ -252,19 +263,27 @@ nested_job_add_qemu() {
 }
 
 # nested_watchdog STALL_S: (run in the background by nested_run_l1) kill this L1's QEMU,
-# by the pid it wrote, when the job's out/heartbeat file has not changed for STALL_S
-# seconds: an L1 whose kernel locked up must not hold the run until the overall timeout.
-# The job touches out/heartbeat whenever it makes progress (linux-tests.sh: each test).
+# by the pid it wrote, when the job's out/heartbeat file has not changed for too long: an
+# L1 whose kernel locked up must not hold the run until the overall timeout. The job
+# refreshes out/heartbeat as it makes progress; its text is "NAME [LIMIT]": the running
+# test, and how many seconds it may take (then the limit is LIMIT + 60, else STALL_S).
+# On a kill, out/../stalled gets NAME.
 nested_watchdog() {
-	local stall=$1 hb="$NESTED_JOB/out/heartbeat" t0 last now pid
+	local stall=$1 hb="$NESTED_JOB/out/heartbeat" t0 last now pid name lim
 	t0=$(date +%s)
 	while sleep 5; do
 		now=$(date +%s)
 		last=$(stat -c %Y "$hb" 2>/dev/null || echo "$t0")
 		[ "$last" -lt "$t0" ] && last=$t0
-		if [ $((now - last)) -gt "$stall" ]; then
+		name="" lim=""
+		[ -f "$hb" ] && read -r name lim <"$hb"
+		case "$lim" in
+		'' | *[!0-9]*) lim=$stall ;;
+		*) lim=$((lim + 60)) ;;
+		esac
+		if [ $((now - last)) -gt "$lim" ]; then
 			pid=$(cat "$NESTED_JOB/qemu.pid" 2>/dev/null)
-			echo "last heartbeat: $(cat "$hb" 2>/dev/null || echo none)" >"$NESTED_JOB/stalled"
+			echo "${name:-?}" >"$NESTED_JOB/stalled"
 			[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 			return 0
 		fi
@@ -273,7 +292,8 @@ nested_watchdog() {
 
 # nested_run_l1 TIMEOUT_S LOGFILE: boot L1 with the current job; L1's console goes to
 # LOGFILE and (unless NESTED_QUIET=1) to stdout as it comes. Returns the job's exit status
-# (from out/rc), or 2 when L1 did not finish (did not boot, crashed, or timed out).
+# (from out/rc), 2 when L1 did not finish (did not boot, crashed, or timed out), or 3 when
+# the watchdog (NESTED_STALL_S set) killed it; then $NESTED_JOB/stalled names the test.
 nested_run_l1() {
 	local tmo=$1 logf=$2 s tag dir mode rc qrc
 	local args=(-accel tcg -M q35 -cpu "$L1_CPU" -smp 1 -m "$L1_MEM"
@@ -308,8 +328,8 @@ nested_run_l1() {
 	qrc=${PIPESTATUS[0]}
 	[ -n "$wd" ] && kill "$wd" 2>/dev/null && wait "$wd" 2>/dev/null
 	if [ -f "$NESTED_JOB/stalled" ]; then
-		nested_log "L1 made no progress for ${NESTED_STALL_S}s ($(cat "$NESTED_JOB/stalled")): killed"
-		return 2
+		nested_log "L1 stopped responding during '$(cat "$NESTED_JOB/stalled")': killed"
+		return 3
 	fi
 	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 		nested_log "L1 timed out after ${tmo}s and was killed (log: $logf)"

@@ -16,7 +16,8 @@
 # Env: LT_TIMEOUT (s, per minimal-kernel boot, default 90), LT_SLOW_TIMEOUT (Debian kernel,
 # default 240), LT_BUDGET (s for the whole run, default 900: tests not started by then
 # fail as "not run"), LT_CMDLINE_MAX (longest accepted command line, default 2047 =
-# Linux x86's COMMAND_LINE_SIZE minus the NUL).
+# Linux x86's COMMAND_LINE_SIZE minus the NUL), LT_HEARTBEAT (file that gets "NAME
+# TIMEOUT" as each test starts; default OUT_DIR/../heartbeat).
 #
 # Trusts: nothing the guest prints (it is only matched against patterns).
 
@@ -290,8 +291,11 @@ for t in $TESTS; do
 	timed_out=0
 	con=/dev/null
 	errf=/dev/null
-	# Progress mark for the host's watchdog (nested runs: the host kills a stuck L1).
-	echo "$t" >"$OUT/../heartbeat" 2>/dev/null
+	# Progress mark for the host's watchdog (nested runs: the host kills an L1 that stops
+	# responding): this test's name and how long it may take.
+	_lim=$T_MIN
+	[ "$t" = debian-stock ] && _lim=$T_SLOW
+	echo "$t $_lim" >"${LT_HEARTBEAT:-$OUT/../heartbeat}" 2>/dev/null
 	if awk -v a="$t_start" -v b="$now" -v l="$BUDGET" 'BEGIN { exit !(b - a > l) }'; then
 		why="not run: the suite's time budget (${BUDGET}s) is used up"
 		res=1
