@@ -22,6 +22,8 @@
 #                 allocated blocks drop by >= 8 MiB) and the range reads back as zeros
 #   blk-two       two disks: vda and vdb with their sizes, vdb's serial (id=), a pattern
 #                 written to vdb lands in the second image only
+#   blk-mq        queues=2: the guest's blk-mq has two hardware queues, and writes from
+#                 every vCPU (--cpus 2, taskset) land in the image
 #
 # Trusts: nothing the guest prints (only matched against patterns).
 
@@ -32,7 +34,7 @@ T=${LT_TIMEOUT:-90}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
 BASE="console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1"
-ALL="blk-rw blk-ro blk-discard blk-two"
+ALL="blk-rw blk-ro blk-discard blk-two blk-mq"
 mkdir -p "$WORK" || exit 2
 
 # The pattern both sides can make: 1 MiB of "arcvmm-blk-pattern\n..." (busybox yes/head).
@@ -148,6 +150,19 @@ $PAT_CMD | dd of=/dev/vdb bs=65536 seek=16 conv=fsync 2>/dev/null; echo WRITE=\$
 	need SERIAL second-disk && need WRITE 0 || return 1
 	[ "$(region_sum "$b" 1)" = "$(pat_sum)" ] || { why="vdb's write is not in the second image"; return 1; }
 	[ "$(region_sum "$a" 1)" = "$(zero_sum)" ] || { why="the first image changed"; return 1; }
+}
+
+t_blk_mq() {
+	img=$WORK/mq.img
+	mkimg "$img" 16
+	run blk-mq "echo HWQ=\$(ls /sys/block/vda/mq | wc -l)
+$PAT_CMD > /tmp/p
+taskset 1 dd if=/tmp/p of=/dev/vda bs=65536 seek=16 conv=fsync 2>/dev/null; echo W0=\$?
+taskset 2 dd if=/tmp/p of=/dev/vda bs=65536 seek=48 conv=fsync 2>/dev/null; echo W1=\$?" \
+		--cpus 2 --disk "$img,queues=2" || return 1
+	need HWQ 2 && need W0 0 && need W1 0 || return 1
+	[ "$(region_sum "$img" 1)" = "$(pat_sum)" ] && [ "$(region_sum "$img" 3)" = "$(pat_sum)" ] ||
+		{ why="the writes from both vCPUs are not both in the image"; return 1; }
 }
 
 [ $# -gt 0 ] && ALL="$*"
