@@ -36,9 +36,18 @@
 struct env {
 	struct simdrv sd;
 	struct virtio_blk *b;
-	char path[64];
+	char path[160];
 	uint64_t hdr_gpa, status_gpa, data_gpa; /* scratch for one request at a time */
 };
+
+/* Images live on a disk file system (O_DIRECT, hole punching, the immutable flag), not
+ * on a tmpfs /tmp: ARCVMM_TEST_DIR, else /var/tmp. */
+static const char *test_dir(void)
+{
+	const char *d = getenv("ARCVMM_TEST_DIR");
+
+	return d && *d ? d : "/var/tmp";
+}
 
 static uint8_t pattern(uint64_t off, unsigned seed)
 {
@@ -77,7 +86,7 @@ static int env_start(struct env *e, const char *id, bool ro, bool direct, unsign
 	char err[256] = "";
 
 	memset(e, 0, sizeof(*e));
-	snprintf(e->path, sizeof(e->path), "/tmp/arcvmm-blk-%d.img", (int)getpid());
+	snprintf(e->path, sizeof(e->path), "%s/arcvmm-blk-%d.img", test_dir(), (int)getpid());
 	fill_file(e->path, DISK_SIZE, 1);
 	cfg.path = e->path;
 	cfg.id = (char *)id;
@@ -168,7 +177,7 @@ static void check_file_pattern(struct env *e, uint64_t off, size_t len, unsigned
 TEST(test_create_errors)
 {
 	struct vm_disk_config cfg = {.nr_queues = 1};
-	char err[256], path[64], dir[64];
+	char err[256], path[160], dir[160];
 	struct guest_mem mem;
 	uint8_t ram[4096];
 	int fd;
@@ -179,18 +188,18 @@ TEST(test_create_errors)
 	CHECK(strstr(err, "--disk /nonexistent/arcvmm/d.img") != NULL);
 	CHECK(strstr(err, "No such file") != NULL);
 
-	snprintf(dir, sizeof(dir), "/tmp/arcvmm-blkdir-%d", (int)getpid());
+	snprintf(dir, sizeof(dir), "%s/arcvmm-blkdir-%d", test_dir(), (int)getpid());
 	mkdir(dir, 0755);
 	cfg.path = dir;
 	CHECK(!virtio_blk_create(&mem, &cfg, err, sizeof(err)));
 	CHECK(strstr(err, "directory") != NULL);
 	rmdir(dir);
 
-	snprintf(path, sizeof(path), "/tmp/arcvmm-blkodd-%d.img", (int)getpid());
+	snprintf(path, sizeof(path), "%s/arcvmm-blkodd-%d.img", test_dir(), (int)getpid());
 	fill_file(path, 1000, 0);
 	cfg.path = path;
 	CHECK(!virtio_blk_create(&mem, &cfg, err, sizeof(err)));
-	char want[128];
+	char want[256];
 	snprintf(want, sizeof(want), "--disk %s: size 1000 is not a multiple of 512 bytes", path);
 	CHECK(strcmp(err, want) == 0);
 
@@ -697,12 +706,12 @@ static void drop_io(struct disk_io *io, void *arg)
 /* The disk backend's own paths, straight. */
 TEST(test_disk_backend)
 {
-	char path[64], err[128];
+	char path[160], err[128];
 	struct disk d;
 	struct disk_queue q;
 	uint8_t buf[4096];
 
-	snprintf(path, sizeof(path), "/tmp/arcvmm-disk-%d.img", (int)getpid());
+	snprintf(path, sizeof(path), "%s/arcvmm-disk-%d.img", test_dir(), (int)getpid());
 	for (int fallback = 0; fallback < 2; fallback++) {
 		fill_file(path, 1 << 20, 3);
 		if (fallback)
