@@ -68,6 +68,7 @@ struct virtio_blk {
 	struct virtio_mmio *t;
 	struct blk_queue *queues[VIRTIO_MMIO_MAX_QUEUES];
 	_Atomic uint64_t nr_requests, nr_errors, nr_bad_chains;
+	_Atomic uint64_t nr_host_errors; /* backend failures (for log rate limiting) */
 };
 
 static atomic_uint blk_serial;
@@ -227,17 +228,26 @@ static void blk_req_put(struct blk_queue *bq, struct blk_req *req)
 	bq->free = req;
 }
 
+/* A failing host disk fails every request: report the first few, then one in 1000. */
+static bool blk_should_log_host_error(struct virtio_blk *b)
+{
+	uint64_t n = atomic_fetch_add_explicit(&b->nr_host_errors, 1, memory_order_relaxed);
+
+	return n < 10 || n % 1000 == 0;
+}
+
 static void blk_io_done(struct disk_io *io, void *arg)
 {
 	struct blk_queue *bq = arg;
 	struct blk_req *req = (struct blk_req *)((uint8_t *)io - offsetof(struct blk_req, io));
 
 	if (io->result < 0) {
-		log_warn("virtio-blk: %s at byte %llu: %s",
-			 io->op == DISK_OP_READ	   ? "read"
-			 : io->op == DISK_OP_WRITE ? "write"
-						   : "flush",
-			 (unsigned long long)io->offset, strerror((int)-io->result));
+		if (blk_should_log_host_error(bq->blk))
+			log_warn("virtio-blk: %s at byte %llu: %s",
+				 io->op == DISK_OP_READ	   ? "read"
+				 : io->op == DISK_OP_WRITE ? "write"
+							   : "flush",
+				 (unsigned long long)io->offset, strerror((int)-io->result));
 		blk_finish(bq, req->head, req->status, VIRTIO_BLK_S_IOERR, 1);
 	} else {
 		blk_finish(bq, req->head, req->status, VIRTIO_BLK_S_OK, req->used_len);
@@ -338,9 +348,10 @@ static int blk_discard(struct blk_queue *bq, const struct virtq_chain *c, uint32
 		else
 			r = disk_discard(&b->disk, off, len);
 		if (r < 0) {
-			log_warn("virtio-blk: %s at byte %llu: %s",
-				 is_zeroes ? "write-zeroes" : "discard", (unsigned long long)off,
-				 strerror(-r));
+			if (blk_should_log_host_error(b))
+				log_warn("virtio-blk: %s at byte %llu: %s",
+					 is_zeroes ? "write-zeroes" : "discard",
+					 (unsigned long long)off, strerror(-r));
 			return VIRTIO_BLK_S_IOERR;
 		}
 	}

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,9 @@ static int read_file(const char *path, uint64_t off, void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
+/* If set, env_start() uses this image as it is instead of making a fresh one. */
+static const char *env_image;
+
 /* Opens a fresh image and starts the device with nq queues. */
 static int env_start(struct env *e, const char *id, bool ro, bool direct, unsigned nq,
 		     uint64_t wanted)
@@ -86,8 +90,13 @@ static int env_start(struct env *e, const char *id, bool ro, bool direct, unsign
 	char err[256] = "";
 
 	memset(e, 0, sizeof(*e));
-	snprintf(e->path, sizeof(e->path), "%s/arcvmm-blk-%d.img", test_dir(), (int)getpid());
-	fill_file(e->path, DISK_SIZE, 1);
+	if (env_image) {
+		snprintf(e->path, sizeof(e->path), "%s", env_image); /* made by the test */
+	} else {
+		snprintf(e->path, sizeof(e->path), "%s/arcvmm-blk-%d.img", test_dir(),
+			 (int)getpid());
+		fill_file(e->path, DISK_SIZE, 1);
+	}
 	cfg.path = e->path;
 	cfg.id = (char *)id;
 	cfg.is_read_only = ro;
@@ -762,6 +771,50 @@ TEST(test_disk_backend)
 	unlink(path);
 }
 
+/* A host write error (ENOSPC on a full file system) reaches the driver as IOERR, and the
+ * device goes on serving what the host can do. Needs root for a small tmpfs; else skipped. */
+static void host_write_error(void)
+{
+	char dir[] = "/tmp/arcvmm-blkfull-XXXXXX", path[64];
+	struct env e;
+	uint32_t used = 0;
+	int fd;
+
+	if (!mkdtemp(dir))
+		return;
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=128k") < 0) {
+		printf("  (skipped: cannot mount a small tmpfs: %s)\n", strerror(errno));
+		rmdir(dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/full.img", dir);
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	CHECK(ftruncate(fd, DISK_SIZE) == 0); /* sparse: writes need space the fs lacks */
+	close(fd);
+	env_image = path;
+	CHECK(env_start(&e, NULL, false, false, 1, WANT_ALL) == 0);
+	env_image = NULL;
+	memset(simdrv_ptr(&e.sd, e.data_gpa), 0x77, 1 << 20);
+	CHECK_EQ(rq(&e, 0, VIRTIO_BLK_T_OUT, 0, e.data_gpa, 1 << 20, &used), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(rq(&e, 0, VIRTIO_BLK_T_IN, 4096, e.data_gpa, 4096, &used), VIRTIO_BLK_S_OK);
+	CHECK_EQ(*(uint8_t *)simdrv_ptr(&e.sd, e.data_gpa), 0); /* a hole reads as zeros */
+	struct virtio_blk_stats st;
+	virtio_blk_get_stats(e.b, &st);
+	CHECK(st.nr_errors >= 1);
+	env_stop(&e); /* unlinks the image */
+	umount(dir);
+	rmdir(dir);
+}
+
+TEST(test_host_write_error)
+{
+	host_write_error();
+	setenv("ARCVMM_DISK_NO_URING", "1", 1);
+	host_write_error();
+	unsetenv("ARCVMM_DISK_NO_URING");
+}
+
 /* Many requests in flight on several queues, random reads and writes, checked against a
  * shadow copy of the disk. */
 static void random_run(unsigned nq, bool direct)
@@ -943,6 +996,7 @@ int main(int argc, char **argv)
 	RUN(test_discard_write_zeroes);
 	RUN(test_flush);
 	RUN(test_disk_backend);
+	RUN(test_host_write_error);
 	RUN(test_random_uring);
 	RUN(test_random_fallback);
 	RUN(test_pause_reset);
