@@ -95,7 +95,8 @@ int disk_open(struct disk *d, const char *path, bool is_read_only, bool is_direc
 	}
 	/* Two writers on one image corrupt it; readers may share. */
 	if (flock(fd, (is_read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-		r = disk_fail(err, errlen, -EBUSY, "--disk %s: in use by another process (locked)",
+		r = disk_fail(err, errlen, -EBUSY,
+			      "--disk %s: in use (locked by another process or another --disk)",
 			      path);
 		goto close_fd;
 	}
