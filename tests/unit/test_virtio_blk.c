@@ -499,6 +499,47 @@ TEST(test_hostile_chains)
 	env_stop(&e);
 }
 
+/* A ring the driver broke (a descriptor chain that loops) makes the device ask for a
+ * reset (DEVICE_NEEDS_RESET, config interrupt) instead of spinning or crashing; after the
+ * reset the driver can start over. */
+TEST(test_broken_ring)
+{
+	struct env e;
+	struct simq *q;
+	uint32_t used = 0;
+
+	CHECK(env_start(&e, NULL, false, false, 1, WANT_ALL) == 0);
+	q = &e.sd.q[0];
+	put_hdr(&e, VIRTIO_BLK_T_IN, 0);
+	q->desc[0] = (struct virtq_desc){e.hdr_gpa, 16, VIRTQ_DESC_F_NEXT, 0}; /* next = itself */
+	q->avail->ring[q->avail_idx % q->size] = 0;
+	q->avail_idx++;
+	simdrv_kick(&e.sd, 0, true);
+	bool is_reset_asked = false;
+	for (int i = 0; i < 500 && !is_reset_asked; i++) {
+		is_reset_asked = virtio_mmio_status(e.sd.t) & VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+		if (!is_reset_asked)
+			simdrv_wait_irq(&e.sd, 10);
+	}
+	CHECK(is_reset_asked);
+	/* Reset and set up again: the device works. */
+	struct virtio_mmio *t = e.sd.t;
+	simdrv_write32(&e.sd, VIRTIO_MMIO_STATUS, 0);
+	CHECK_EQ(virtio_mmio_status(t), 0);
+	e.sd.next_alloc = e.data_gpa + (1 << 20);
+	e.sd.t = NULL;
+	/* simdrv_start makes a new transport; the old one (and the device) goes first. */
+	virtio_mmio_destroy(t);
+	struct vm_disk_config cfg = {.path = e.path, .nr_queues = 1};
+	char err[256];
+	e.b = virtio_blk_create(&e.sd.mem, &cfg, err, sizeof(err));
+	CHECK(e.b != NULL);
+	CHECK(simdrv_start(&e.sd, &virtio_blk_ops, e.b, 1, 256, WANT_ALL) == 0);
+	CHECK_EQ(rq(&e, 0, VIRTIO_BLK_T_IN, 0, e.data_gpa, 512, &used), VIRTIO_BLK_S_OK);
+	CHECK_EQ(*(uint8_t *)simdrv_ptr(&e.sd, e.data_gpa), pattern(0, 1));
+	env_stop(&e);
+}
+
 TEST(test_read_only)
 {
 	struct env e;
@@ -991,6 +1032,7 @@ int main(int argc, char **argv)
 	RUN(test_rw_fallback);
 	RUN(test_odd_layouts);
 	RUN(test_hostile_chains);
+	RUN(test_broken_ring);
 	RUN(test_read_only);
 	RUN(test_get_id);
 	RUN(test_discard_write_zeroes);
