@@ -70,6 +70,8 @@ unit: $(UNIT_BINS)
 -include tests/guests/guests.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include bench/blk/blk.mk
+-include bench/net/net.mk
 guests::
 benches::
 

@@ -644,7 +644,13 @@ static void blk_destroy(void *dev)
 	virtio_blk_destroy(dev);
 }
 
+static unsigned blk_queue_count(void *dev)
+{
+	return ((struct virtio_blk *)dev)->nr_queues;
+}
+
 const struct virtio_device_ops virtio_blk_ops = {
+    .queue_count = blk_queue_count,
     .name = "virtio-blk",
     .device_id = VIRTIO_ID_BLOCK,
     /* The ops table is shared by all disks, so it offers the most queues; the driver

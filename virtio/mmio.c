@@ -38,6 +38,7 @@ struct virtio_mmio {
 	uint32_t gsi;
 	const struct virtio_device_ops *ops;
 	void *dev;
+	unsigned nr_queues; /* ops->nr_queues, or fewer if ops->queue_count says so */
 
 	pthread_mutex_t lock;
 	uint32_t status; /* atomic: workers may OR in NEEDS_RESET */
@@ -83,6 +84,12 @@ struct virtio_mmio *virtio_mmio_create(const struct guest_mem *mem, uint64_t bas
 	t->gsi = gsi;
 	t->ops = ops;
 	t->dev = dev;
+	t->nr_queues = ops->nr_queues;
+	if (ops->queue_count) {
+		unsigned n = ops->queue_count(dev);
+		if (n >= 1 && n < t->nr_queues)
+			t->nr_queues = n;
+	}
 	t->device_features = (ops->features(dev) & (~TRANSPORT_BITS_MASK | TRANSPORT_OFFERED)) |
 			     VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	for (q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
@@ -92,7 +99,7 @@ struct virtio_mmio *virtio_mmio_create(const struct guest_mem *mem, uint64_t bas
 		err = errno;
 		goto free_t;
 	}
-	for (q = 0; q < ops->nr_queues; q++) {
+	for (q = 0; q < t->nr_queues; q++) {
 		t->notify_fds[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (t->notify_fds[q] < 0) {
 			err = errno;
@@ -119,7 +126,7 @@ static void device_reset(struct virtio_mmio *t)
 		t->ops->reset(t->dev); /* joins the workers: nothing touches the queues after */
 		t->is_active = false;
 	}
-	for (unsigned q = 0; q < t->ops->nr_queues; q++) {
+	for (unsigned q = 0; q < t->nr_queues; q++) {
 		virtq_reset(&t->queues[q]);
 		uint64_t v;
 		ssize_t r = read(t->notify_fds[q], &v, sizeof(v)); /* drop stale kicks */
@@ -142,7 +149,7 @@ void virtio_mmio_destroy(struct virtio_mmio *t)
 	pthread_mutex_lock(&t->lock);
 	device_reset(t);
 	pthread_mutex_unlock(&t->lock);
-	for (unsigned q = 0; q < t->ops->nr_queues; q++)
+	for (unsigned q = 0; q < t->nr_queues; q++)
 		close(t->notify_fds[q]);
 	close(t->irqfd);
 	if (t->ops->destroy)
@@ -227,7 +234,7 @@ static struct virtq *queue_for_setup(struct virtio_mmio *t)
 {
 	uint32_t s = status_load(t);
 
-	if (t->queue_sel >= t->ops->nr_queues)
+	if (t->queue_sel >= t->nr_queues)
 		return NULL;
 	if (!(s & VIRTIO_STATUS_FEATURES_OK) ||
 	    (s & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED)))
@@ -250,7 +257,7 @@ static void queue_ready_write(struct virtio_mmio *t, uint32_t v)
 {
 	uint32_t s = status_load(t);
 
-	if (t->queue_sel >= t->ops->nr_queues || !(s & VIRTIO_STATUS_FEATURES_OK) ||
+	if (t->queue_sel >= t->nr_queues || !(s & VIRTIO_STATUS_FEATURES_OK) ||
 	    (s & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED)))
 		return;
 	struct virtq *q = &t->queues[t->queue_sel];
@@ -306,7 +313,7 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		queue_ready_write(t, v);
 		break;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		if (v < t->ops->nr_queues) {
+		if (v < t->nr_queues) {
 			uint64_t one = 1;
 			ssize_t r = write(t->notify_fds[v], &one, sizeof(one));
 			(void)r; /* EAGAIN: the counter is already huge, the worker will wake */
@@ -348,7 +355,7 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 
 static uint32_t reg_read(struct virtio_mmio *t, uint64_t off)
 {
-	const struct virtq *q = t->queue_sel < t->ops->nr_queues ? &t->queues[t->queue_sel] : NULL;
+	const struct virtq *q = t->queue_sel < t->nr_queues ? &t->queues[t->queue_sel] : NULL;
 
 	switch (off) {
 	case VIRTIO_MMIO_MAGIC_VALUE:
@@ -425,12 +432,12 @@ int virtio_mmio_irqfd(const struct virtio_mmio *t)
 
 int virtio_mmio_notify_fd(const struct virtio_mmio *t, unsigned q)
 {
-	return q < t->ops->nr_queues ? t->notify_fds[q] : -1;
+	return q < t->nr_queues ? t->notify_fds[q] : -1;
 }
 
 unsigned virtio_mmio_nr_queues(const struct virtio_mmio *t)
 {
-	return t->ops->nr_queues;
+	return t->nr_queues;
 }
 
 uint64_t virtio_mmio_base(const struct virtio_mmio *t)
@@ -476,7 +483,7 @@ int virtio_mmio_resume(struct virtio_mmio *t)
 
 struct virtq *virtio_mmio_queue(struct virtio_mmio *t, unsigned q)
 {
-	return q < t->ops->nr_queues ? &t->queues[q] : NULL;
+	return q < t->nr_queues ? &t->queues[q] : NULL;
 }
 
 uint64_t virtio_mmio_driver_features(const struct virtio_mmio *t)
@@ -501,7 +508,7 @@ void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t bits)
 
 int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_chain *c)
 {
-	if (q >= t->ops->nr_queues)
+	if (q >= t->nr_queues)
 		return -EINVAL;
 	int r = virtq_pop(&t->queues[q], c);
 	if (r == -EIO)
@@ -511,7 +518,7 @@ int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_chain *c)
 
 bool virtio_mmio_signal_used(struct virtio_mmio *t, unsigned q)
 {
-	if (q >= t->ops->nr_queues || !virtq_should_notify(&t->queues[q]))
+	if (q >= t->nr_queues || !virtq_should_notify(&t->queues[q]))
 		return false;
 	virtio_mmio_interrupt(t, VIRTIO_MMIO_INT_VRING);
 	return true;
@@ -546,7 +553,7 @@ int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s)
 	pthread_mutex_lock(&t->lock);
 	s->magic = VIRTIO_MMIO_STATE_MAGIC;
 	s->device_id = t->ops->device_id;
-	s->nr_queues = t->ops->nr_queues;
+	s->nr_queues = t->nr_queues;
 	s->status = status_load(t);
 	s->driver_features = t->driver_features;
 	s->device_features_sel = t->device_features_sel;
@@ -555,7 +562,7 @@ int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s)
 	s->shm_sel = t->shm_sel;
 	s->interrupt_status = __atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE);
 	s->config_generation = __atomic_load_n(&t->config_generation, __ATOMIC_ACQUIRE);
-	for (unsigned i = 0; i < t->ops->nr_queues; i++) {
+	for (unsigned i = 0; i < t->nr_queues; i++) {
 		const struct virtq *q = &t->queues[i];
 		struct virtio_mmio_queue_state *qs = &s->queues[i];
 		if (q->nr_inflight || q->nr_unpublished)
@@ -601,7 +608,7 @@ int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s
 	pthread_mutex_lock(&t->lock);
 	device_reset(t);
 	if (s->magic != VIRTIO_MMIO_STATE_MAGIC || s->device_id != t->ops->device_id ||
-	    s->nr_queues != t->ops->nr_queues || !is_reachable_status(s->status))
+	    s->nr_queues != t->nr_queues || !is_reachable_status(s->status))
 		goto reset;
 	t->driver_features = s->driver_features;
 	if ((s->status & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(t))
@@ -610,7 +617,7 @@ int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s
 	t->driver_features_sel = s->driver_features_sel;
 	t->queue_sel = s->queue_sel;
 	t->shm_sel = s->shm_sel;
-	for (unsigned i = 0; i < t->ops->nr_queues; i++) {
+	for (unsigned i = 0; i < t->nr_queues; i++) {
 		const struct virtio_mmio_queue_state *qs = &s->queues[i];
 		struct virtq *q = &t->queues[i];
 		q->size = qs->size;

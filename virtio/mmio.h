@@ -106,9 +106,12 @@ struct virtio_mmio;
  * except the worker-facing ones run on the thread that calls virtio_mmio_access() (a vCPU)
  * or the one calling virtio_mmio_destroy/pause/resume, with the transport lock held. */
 struct virtio_device_ops {
-	const char *name;	 /* "virtio-rng", for logs */
-	uint32_t device_id;	 /* VIRTIO_ID_* */
-	unsigned nr_queues;	 /* 1 .. VIRTIO_MMIO_MAX_QUEUES */
+	const char *name;   /* "virtio-rng", for logs */
+	uint32_t device_id; /* VIRTIO_ID_* */
+	unsigned nr_queues; /* 1 .. VIRTIO_MMIO_MAX_QUEUES: the most this type has */
+	/* Optional: how many queues this instance has (1 .. nr_queues), e.g. a disk's
+	 * num_queues. Called once, at virtio_mmio_create(). */
+	unsigned (*queue_count)(void *dev);
 	uint16_t max_queue_size; /* QueueNumMax: a power of two <= VIRTQ_MAX_SIZE */
 	/* Device feature bits offered, plus any of VIRTIO_RING_FEATURES the device supports.
 	 * The transport adds VIRTIO_F_VERSION_1. Called once, at virtio_mmio_create(). */
