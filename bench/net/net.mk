@@ -1,5 +1,5 @@
-# bench/net/net.mk — the virtio-net datapath bench (to be -include'd by the top Makefile;
-# until then: make -f Makefile -f bench/net/net.mk O=build-net net-bench).
+# bench/net/net.mk — the virtio-net datapath bench (included by the top Makefile):
+#   make O=build-net net-bench net-peer
 #   $(O)/bench/net/net_bench: RX frames/s and Gbit/s of the device with a simulated driver
 #   against a plain loop draining the same backend (socketpair, TAP in a private netns).
 #   Run: bench/net/run.sh (root for the TAP part).

@@ -3,5 +3,5 @@
 # build-bench/ (root needed for the TAP half: it unshares a network namespace).
 set -e
 cd "$(dirname "$0")/../.."
-make -s -f Makefile -f bench/net/net.mk O=build-bench build-bench/bench/net/net_bench
+make -s O=build-bench build-bench/bench/net/net_bench
 exec build-bench/bench/net/net_bench "${1:-200000}" 2>/dev/null
