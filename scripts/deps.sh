@@ -3,7 +3,7 @@
 # benchmark. The one list: .ci/run and quickstart.sh both call this.
 set -e
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev \
-liburing-dev libcjson-dev libslirp-dev \
+liburing-dev libcjson-dev libslirp-dev libglib2.0-dev \
 qemu-system-x86 busybox-static cpio gzip kmod iproute2 e2fsprogs fio time python3 \
 acpica-tools"
 missing=""
