@@ -111,7 +111,8 @@ make_job() {
 	echo / >"$NESTED_JOB/cwd"
 	{
 		echo "NESTED_QEMU_DATA=/nested-job/qemu-data; export NESTED_QEMU_DATA"
-		for v in LT_TIMEOUT LT_SLOW_TIMEOUT LT_BUDGET LT_CMDLINE_MAX NET_TIMEOUT SUITE_SCRIPT_TIMEOUT; do
+		for v in LT_TIMEOUT LT_SLOW_TIMEOUT LT_BUDGET LT_CMDLINE_MAX NET_TIMEOUT \
+			SUITE_SCRIPT_TIMEOUT; do
 			[ -n "${!v:-}" ] && echo "$v=$(nested_sq "${!v}"); export $v"
 		done
 		printf 'sh /nested-job/suite.sh /nested-job/bin/arcvmm %s /nested-job/out/run /nested-job/linux' \
