@@ -76,7 +76,8 @@ run_qemu() {
 		-kernel "$K" -initrd "$I" -append "$CMD"
 }
 
-echo "boot-bench: minimal-vmlinux + minimal-initramfs, $CPUS vCPU, $MEM MiB, $RUNS runs each, alternating"
+echo "boot-bench: minimal-vmlinux + minimal-initramfs, $CPUS vCPU, $MEM MiB," \
+	"$RUNS runs each, alternating"
 echo "boot-bench: kvmtool skipped: it is not packaged in Debian 12"
 vmms="arcvmm qemu"
 if ! command -v "$QEMU" >/dev/null 2>&1; then

@@ -22,8 +22,8 @@
 # Trusts: nothing the guest prints (it is only matched against patterns).
 
 TESTS="boot-vmlinux boot-bzimage poweroff smp-2 smp-4 mem-128m mem-1g mem-5g reboot-i8042
-reboot-triple-fault panic panic-triple-fault cmdline-quotes cmdline-long cmdline-too-long virtio-rng virtio-net-user
-debian-stock"
+reboot-triple-fault panic panic-triple-fault cmdline-quotes cmdline-long cmdline-too-long
+virtio-rng virtio-net-user debian-stock"
 
 if [ "${1:-}" = --list ]; then
 	for t in $TESTS; do echo "$t"; done
@@ -145,10 +145,11 @@ smp() {
 t_smp_2() { smp 2; }
 t_smp_4() { smp 4; }
 
+MEM_CMD="grep MemTotal /proc/meminfo; grep 'System RAM' /proc/iomem"
 # mem NAME MIB: MemTotal within [MIB * lo%, MIB] and, above 4 GiB, System RAM there.
 mem() {
 	boot_min "$1" --cpus 1 --memory "${2}M" \
-		--cmdline "$BASE guest.quiet=1 guest.cmd=\"grep MemTotal /proc/meminfo; grep 'System RAM' /proc/iomem\"" ||
+		--cmdline "$BASE guest.quiet=1 guest.cmd=\"$MEM_CMD\"" ||
 		return 1
 	need_ready || return 1
 	_kb=$(awk '/^MemTotal:/ { print $2; exit }' "$con")
@@ -195,7 +196,10 @@ panic() {
 		--cmdline "console=ttyS0 reboot=$2 panic=-1 rdinit=/bin/false" || return 1
 	need_line 'Kernel panic' "the guest did not panic (no 'Kernel panic' on the console)" ||
 		return 1
-	[ "$timed_out" = 1 ] && { why="arcvmm did not end after the panic (killed after ${secs}s)"; return 1; }
+	if [ "$timed_out" = 1 ]; then
+		why="arcvmm did not end after the panic (killed after ${secs}s)"
+		return 1
+	fi
 	[ "$rc" != 0 ] || { why="arcvmm exited 0 after a guest panic (reboot=$2)"; return 1; }
 	grep -qi panic "$errf" && return 0
 	why="arcvmm exited $rc but its stderr does not mention the panic"

@@ -175,7 +175,8 @@ while :; do
 		continue
 	fi
 	if [ "$rc" -ge 2 ] || [ ! -f "$NESTED_JOB/out/run/results" ]; then
-		nested_log "harness failure (L1 did not finish the suite); last lines of $results/l1-$attempt.log:"
+		nested_log "harness failure (L1 did not finish the suite); last lines of" \
+			"$results/l1-$attempt.log:"
 		tail -n 30 "$results/l1-$attempt.log" | sed 's/^/  l1| /' >&2
 		summarize "$results/results"
 		exit 2
