@@ -4,7 +4,7 @@
 # kernel, initramfs, 1 vCPU, 256 MiB. Plain POSIX sh: runs under busybox inside the nested
 # L1 (started by bench/net/tcp.sh) or directly on a host with hardware KVM; needs root.
 #
-#   tcp-job.sh ARCVMM GUEST_DIR [RUNS] [MIB]      (defaults 3 runs, 64 MiB per direction)
+#   tcp-job.sh ARCVMM GUEST_DIR [RUNS] [MIB]      (defaults 3 runs, 128 MiB per direction)
 #   tcp-job.sh --scripts DIR [MIB]                write the scripts both ends run into DIR
 #
 # Everything happens in a private network namespace (unshare -n): per run and VMM,
@@ -91,7 +91,7 @@ EOF
 T=${NETB_TIMEOUT:-180}
 if [ "${1:-}" = --scripts ]; then
 	[ -d "${2:-}" ] || { echo "usage: $0 --scripts DIR [MIB]" >&2; exit 2; }
-	write_scripts "$2" "${3:-64}"
+	write_scripts "$2" "${3:-128}"
 	exit 0
 fi
 if [ $# -lt 2 ]; then
@@ -101,7 +101,7 @@ fi
 ARCVMM=$1
 G=$2
 RUNS=${3:-3}
-MIB=${4:-64}
+MIB=${4:-128}
 QEMU=${QEMU:-qemu-system-x86_64}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz

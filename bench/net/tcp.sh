@@ -2,7 +2,7 @@
 # bench/net/tcp.sh — TCP throughput guest<->host over TAP, arcvmm against QEMU's microvm
 # (virtio-net, tap backend, no vhost), same kernel, side by side, ratio printed.
 #
-#   bench/net/tcp.sh [RUNS] [MIB]        (defaults 3 runs, 64 MiB per direction and run)
+#   bench/net/tcp.sh [RUNS] [MIB]        (defaults 3 runs, 128 MiB per direction and run)
 #
 # Builds nothing: uses $ARCVMM or build/arcvmm. On a host with hardware KVM it runs
 # tcp-job.sh directly (in its own network namespace); otherwise it boots ONE nested L1
@@ -20,7 +20,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../../tests/nested/lib.sh"
 
 runs=${1:-3}
-mib=${2:-64}
+mib=${2:-128}
 for v in "$runs" "$mib"; do
 	case "$v" in
 	'' | *[!0-9]* | 0) nested_die "usage: $0 [RUNS] [MIB] (whole numbers >= 1), not '$v'" ;;
