@@ -8,7 +8,7 @@
 # tcp-job.sh directly (in its own network namespace); otherwise it boots ONE nested L1
 # (tests/nested/run-in-l1.sh --qemu) and runs tcp-job.sh there, which alternates arcvmm and
 # QEMU RUNS times each and prints every run and a table (direction, arcvmm MB/s median,
-# QEMU MB/s median, ratio). See bench/net/README.md. Under nesting the absolute figures
+# QEMU MB/s median, ratio). See bench/net/README-tcp.md. Under nesting the absolute figures
 # say little about real hardware (L1 and the guest are both run by QEMU's emulator on one
 # host core); the ratio is the figure to watch.
 #
