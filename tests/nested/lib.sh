@@ -52,9 +52,11 @@ nested_sq() {
 # nested_has_hw_kvm: true when /dev/kvm is a hardware-assisted KVM that can boot Linux
 # directly: the CPU shows vmx or svm, kvm_intel or kvm_amd is loaded, kvm_pvm is not, and
 # /dev/kvm opens for reading and writing. CPU flags alone prove nothing (PVM hides them,
-# and a flag does not mean the module is there).
+# and a flag does not mean the module is there). NESTED_FORCE=1 says no, NESTED_DIRECT=1
+# says yes (to check the direct path with a stand-in VMM).
 nested_has_hw_kvm() {
 	[ "${NESTED_FORCE:-}" = 1 ] && return 1
+	[ "${NESTED_DIRECT:-}" = 1 ] && return 0
 	grep -qwE 'vmx|svm' /proc/cpuinfo || return 1
 	[ -d /sys/module/kvm_pvm ] && return 1
 	[ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ] || return 1
