@@ -165,31 +165,5 @@ taskset 2 dd if=/tmp/p of=/dev/vda bs=65536 seek=48 conv=fsync 2>/dev/null; echo
 		{ why="the writes from both vCPUs are not both in the image"; return 1; }
 }
 
-[ $# -gt 0 ] && ALL="$*"
-pass=0
-fail=0
-for t in $ALL; do
-	why=""
-	con=/dev/null
-	errf=/dev/null
-	fn=t_$(echo "$t" | tr - _)
-	if [ ! -f "$K" ] || [ ! -f "$I" ]; then
-		why="missing guest images in $G"
-		false
-	else
-		$fn
-	fi
-	if [ $? = 0 ]; then
-		echo "ok $t"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $t: $why"
-		echo "--- console (last 30 lines):"
-		tail -n 30 "$con" 2>/dev/null
-		echo "--- arcvmm stderr (last 10 lines):"
-		tail -n 10 "$errf" 2>/dev/null
-		fail=$((fail + 1))
-	fi
-done
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+. "$(dirname "$0")/runner.inc"
+run_all "$@"

@@ -78,31 +78,5 @@ t_console_hvc0_init() {
 	grep -q '^GUEST-POWEROFF' "$con" || { why="no GUEST-POWEROFF on stdout"; return 1; }
 }
 
-[ $# -gt 0 ] && ALL="$*"
-pass=0
-fail=0
-for t in $ALL; do
-	why=""
-	con=/dev/null
-	errf=/dev/null
-	fn=t_$(echo "$t" | tr - _)
-	if [ ! -f "$K" ] || [ ! -f "$I" ]; then
-		why="missing guest images in $G"
-		false
-	else
-		$fn
-	fi
-	if [ $? = 0 ]; then
-		echo "ok $t"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $t: $why"
-		echo "--- console (last 30 lines):"
-		tail -n 30 "$con" 2>/dev/null
-		echo "--- arcvmm stderr (last 10 lines):"
-		tail -n 10 "$errf" 2>/dev/null
-		fail=$((fail + 1))
-	fi
-done
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+. "$(dirname "$0")/runner.inc"
+run_all "$@"

@@ -96,7 +96,7 @@ make_job() {
 	[ "$with_qemu" = 1 ] && nested_job_add_qemu
 	install -m 0755 "$NESTED_DIR/linux-tests.sh" "$NESTED_DIR/suite.sh" "$NESTED_JOB/"
 	mkdir -p "$NESTED_JOB/linux"
-	for f in "$PROJECT_DIR"/tests/linux/*.sh; do
+	for f in "$PROJECT_DIR"/tests/linux/*.sh "$PROJECT_DIR"/tests/linux/*.inc; do
 		[ -f "$f" ] && install -m 0755 "$f" "$NESTED_JOB/linux/"
 	done
 	# tests/linux/net.sh's peer program, where suite.sh looks for it (beside arcvmm).
