@@ -160,6 +160,12 @@ echo \"NET-SUM \$(md5sum /www/blob)\"; httpd -p 8080 -h /www; echo NET-READY; sl
 	fi
 }
 
+# tap_stats rx|tx: "BYTES PACKETS" of arctap0 from /proc/net/dev
+tap_stats() {
+	awk -v dir="$1" '{ sub(/^ */, "") } $1 == "arctap0:" {
+		if (dir == "rx") print $2, $3; else print $10, $11 }' /proc/net/dev
+}
+
 # Runs inside a private network namespace (unshare -n).
 tap_inner() {
 	n=tap-netns
@@ -170,12 +176,21 @@ tap_inner() {
 	mkdir -p "$WORK/www"
 	blob "$WORK/www/blob" 2048
 	md5 "$WORK/www/blob" >"$WORK/tap.want"
-	rm -f "$WORK/up.blob"
+	rm -f "$WORK/up.blob" "$WORK/tap.down" "$WORK/tap.up"
 	busybox httpd -f -p 192.168.77.1:18082 -h "$WORK/www" &
 	hp=$!
 	# Guest-to-host: the host downloads from a server in the guest once it is up.
+	# The TAP's counters tell whether TSO is in effect: frames arcvmm writes into the TAP
+	# count as its rx, frames it reads as its tx. Over the download (host to guest, up to
+	# NET-SERVING) and over the upload alone (guest to host), the average frame is above
+	# the 1514-byte Ethernet maximum only if whole TSO segments pass unsegmented.
+	# (/proc/net/dev is this namespace's view; /sys/class/net is the mounter's.)
 	(wait_for $n NET-SERVING "$T" &&
-		wget -q -O "$WORK/up.blob" http://192.168.77.2:8080/up && echo done >"$WORK/up.done") &
+		tap_stats tx >"$WORK/tap.down" &&
+		r0=$(tap_stats rx) &&
+		wget -q -O "$WORK/up.blob" http://192.168.77.2:8080/up &&
+		echo "$r0 $(tap_stats rx)" >"$WORK/tap.up" &&
+		echo done >"$WORK/up.done") &
 	wp=$!
 	s="ifconfig eth0 192.168.77.2 netmask 255.255.255.0 up
 ping -c 3 192.168.77.1 >/dev/null && echo NET-PING-OK
@@ -217,7 +232,14 @@ t_tap_netns() {
 		fail $n "guest-to-host upload: md5 '$upgot' ($(wc -c <"$WORK/up.blob") bytes), guest sent '$upwant'"
 	elif [ "$(echo "$feat" | cut -c8)" != 1 ] || [ "$(echo "$feat" | cut -c12)" != 1 ]; then
 		fail $n "TSO not negotiated (features $feat)"
+	elif ! down=$(awk '$2 > 0 { printf "%d", $1 / $2 }' "$WORK/tap.down" 2>/dev/null) ||
+		[ -z "$down" ] || [ "$down" -le 1514 ]; then
+		fail $n "host-to-guest frames average ${down:-?} bytes: no TSO segments reached the guest"
+	elif ! up=$(awk '$4 > $2 { printf "%d", ($3 - $1) / ($4 - $2) }' "$WORK/tap.up" 2>/dev/null) ||
+		[ -z "$up" ] || [ "$up" -le 1514 ]; then
+		fail $n "guest-to-host frames average ${up:-?} bytes during the upload: no TSO segments"
 	else
+		echo "# tap-netns: average frame host->guest $down bytes, guest->host $up bytes (TSO)"
 		ok $n
 	fi
 }
