@@ -576,20 +576,26 @@ fail:
 
 /* --- running --- */
 
+#define CONSOLE_IN_MAX 4096
+
 struct console_state {
 	bool is_tty;
 	bool saw_ctrl_a;
 	bool stdin_open;
+	bool is_stdin_paused; /* out of epoll while the guest has not taken `pending` */
+	/* Input the UART's FIFO could not take yet: handed over as the guest reads. At most
+	 * two bytes per byte read (Ctrl-A then the key). */
+	uint8_t pending[2 * CONSOLE_IN_MAX];
+	size_t pending_off, pending_len;
 };
 
-/* Hands terminal input to the guest; in a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A
- * sends one Ctrl-A. */
-static void console_input(struct vm *vm, struct console_state *cs, const uint8_t *buf, size_t len)
+/* Terminal input for the guest; in a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends one
+ * Ctrl-A. Called only when nothing is pending. */
+static void console_read(struct vm *vm, struct console_state *cs, const uint8_t *buf, size_t len)
 {
-	uint8_t out[4096];
 	size_t n = 0;
 
-	for (size_t i = 0; i < len && n < sizeof(out); i++) {
+	for (size_t i = 0; i < len; i++) {
 		uint8_t c = buf[i];
 		if (cs->is_tty && cs->saw_ctrl_a) {
 			cs->saw_ctrl_a = false;
@@ -599,24 +605,33 @@ static void console_input(struct vm *vm, struct console_state *cs, const uint8_t
 				return;
 			}
 			if (c != 0x01)
-				out[n++] = 0x01;
-			out[n++] = c;
+				cs->pending[n++] = 0x01;
+			cs->pending[n++] = c;
 			continue;
 		}
 		if (cs->is_tty && c == 0x01) {
 			cs->saw_ctrl_a = true;
 			continue;
 		}
-		out[n++] = c;
+		cs->pending[n++] = c;
 	}
-	/* The UART's FIFO is 4 KiB; a paste larger than that is cut (a terminal user cannot
-	 * type that fast, and pipes are read in pieces this size). */
-	size_t off = 0;
-	for (int tries = 0; off < n && tries < 1000 && !atomic_load(&vm->is_ending); tries++) {
-		off += serial_input(vm->serial, out + off, n - off);
-		if (off < n)
-			usleep(1000);
-	}
+	cs->pending_off = 0;
+	cs->pending_len = n;
+}
+
+/* Gives the guest's UART what it can take. While input is left over, stdin leaves the
+ * epoll set (the terminal or pipe pushes back); the UART's wake-up when the guest has
+ * emptied its FIFO brings us back here. */
+static void console_push(struct vm *vm, struct console_state *cs, int ep)
+{
+	cs->pending_off += serial_input(vm->serial, cs->pending + cs->pending_off,
+					cs->pending_len - cs->pending_off);
+	bool has_pending = cs->pending_off < cs->pending_len;
+	if (has_pending == cs->is_stdin_paused || !cs->stdin_open)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = STDIN_FILENO};
+	if (epoll_ctl(ep, has_pending ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0)
+		cs->is_stdin_paused = has_pending;
 }
 
 int vm_run(struct vm *vm, struct vm_exit_info *info)
@@ -685,10 +700,11 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 					vm_end(vm, VM_END_SIGNAL, (int)si.ssi_signo, NULL,
 					       "stopped by %s", strsignal((int)si.ssi_signo));
 			} else if (fd == STDIN_FILENO) {
-				uint8_t buf[4096];
+				uint8_t buf[CONSOLE_IN_MAX];
 				ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
 				if (got > 0) {
-					console_input(vm, &cs, buf, (size_t)got);
+					console_read(vm, &cs, buf, (size_t)got);
+					console_push(vm, &cs, ep);
 				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
 					/* End of input: the guest runs on without a keyboard. */
 					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
@@ -700,6 +716,8 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 					log_debug("console output closed");
 			}
 		}
+		if (cs.pending_off < cs.pending_len)
+			console_push(vm, &cs, ep);
 		/* Output of any size waiting after a wake-up, or after keystrokes (the guest's
 		 * echo is a partial line), goes out now. */
 		if (serial_has_output(vm->serial) &&

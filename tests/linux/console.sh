@@ -9,6 +9,8 @@
 #                     arcvmm's stdout, and a line on arcvmm's stdin is read from /dev/hvc0
 #   console-hvc0-init console=hvc0 last, so /dev/console is hvc0: init's GUEST-* lines reach
 #                     stdout through the virtio console, and the guest lists hvc0 as active
+#   console-serial-io the default --console serial: a line on arcvmm's stdin is read by the
+#                     guest from ttyS0 (its /dev/console) through the 8250's receive path
 # Prints "ok NAME" / "FAIL NAME: why" (then the console and stderr tails); last line
 # "N passed, N failed". Exit status 0 if all passed. Env: LT_TIMEOUT (s per boot, 90).
 #
@@ -20,7 +22,7 @@ WORK=${WORK:-$(mktemp -d)}
 T=${LT_TIMEOUT:-90}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
-ALL="console-hvc0-io console-hvc0-init"
+ALL="console-hvc0-io console-hvc0-init console-serial-io"
 mkdir -p "$WORK" || exit 2
 
 # run NAME CONSOLES INPUT GUEST_COMMAND: boots with --console virtio. arcvmm's stdin is a
@@ -37,14 +39,14 @@ run() {
 	mkfifo "$WORK/$_n.fifo" || { why="cannot make a FIFO in $WORK"; return 1; }
 	: >"$con.raw"
 	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$I" --memory 256M \
-		--console virtio \
+		--console "${CONSOLE_MODE:-virtio}" \
 		--cmdline "$_consoles reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$_b64" \
 		<"$WORK/$_n.fifo" >"$con.raw" 2>"$errf" &
 	_pid=$!
 	exec 4>"$WORK/$_n.fifo"
 	if [ -n "$_in" ]; then
 		_i=0
-		while [ $_i -lt "$T" ] && ! grep -q via-hvc0-marker "$con.raw"; do
+		while [ $_i -lt "$T" ] && ! grep -q -- "${WAIT_MARKER:-via-hvc0-marker}" "$con.raw"; do
 			sleep 1
 			_i=$((_i + 1))
 		done
@@ -68,6 +70,14 @@ read -t 60 -r line <&3; echo "GOT=$line"' || return 1
 		{ why="what the guest wrote to /dev/hvc0 did not reach stdout"; return 1; }
 	grep -q '^GOT=hello-from-host$' "$con" ||
 		{ why="the guest did not read the host's line from /dev/hvc0"; return 1; }
+}
+
+t_console_serial_io() {
+	CONSOLE_MODE=serial WAIT_MARKER=serial-input-marker run console-serial-io "console=ttyS0" \
+		"hello-from-host
+" 'echo serial-input-marker; read -t 60 -r line; echo "GOT=$line"' || return 1
+	grep -q '^GOT=hello-from-host$' "$con" ||
+		{ why="the guest did not read the host's line from ttyS0"; return 1; }
 }
 
 t_console_hvc0_init() {
