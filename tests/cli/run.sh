@@ -145,5 +145,27 @@ for sig in TERM:15 INT:2; do
 	fi
 done
 
+# A terminal: raw mode while the VM runs (Ctrl-A x reaches arcvmm without a newline, and
+# Ctrl-C goes to the guest instead of killing arcvmm), the saved mode back on every exit.
+if command -v script >/dev/null; then
+	(sleep 1.5; printf '\003'; sleep 0.5; printf '\001x'; sleep 1) |
+		timeout 30 script -qefc "$ARCVMM --kernel $G/spin.elf --net none; echo rc=\$?; stty -a" \
+			/dev/null 2>&1 | tr -d '\r' >"$T/err"
+	if grep -q '^arcvmm: stopped from the console (Ctrl-A x)$' "$T/err" && grep -q '^rc=0$' "$T/err" &&
+		grep -qw icanon "$T/err" && grep -qw echo "$T/err" && ! grep -qw -- -icanon "$T/err"; then
+		ok "tty: raw while running, restored after Ctrl-A x"
+	else
+		bad "tty: raw while running, restored after Ctrl-A x"
+	fi
+	(sleep 1.5; printf 'x'; sleep 1) |
+		timeout 30 script -qefc "sh -c '$ARCVMM --kernel $G/spin.elf --net none 0<&0 & p=\$!; sleep 1; kill -TERM \$p; wait \$p; echo rc=\$?; stty -a'" \
+			/dev/null 2>&1 | tr -d '\r' >"$T/err"
+	if grep -q '^rc=143$' "$T/err" && grep -qw icanon "$T/err" && ! grep -qw -- -icanon "$T/err"; then
+		ok "tty: restored after SIGTERM"
+	else
+		bad "tty: restored after SIGTERM"
+	fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
