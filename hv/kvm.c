@@ -66,6 +66,11 @@ int hv_vm_create(struct hv_vm **out, char *err, size_t errlen)
 		goto free_vm;
 	}
 	r = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (r < 0) {
+		snprintf(err, errlen, "/dev/kvm: not a KVM device (%s)", strerror(errno));
+		r = -ENOTSUP;
+		goto close_kvm;
+	}
 	if (r != KVM_API_VERSION) {
 		snprintf(err, errlen, "/dev/kvm: KVM API version %d, need %d", r, KVM_API_VERSION);
 		r = -ENOTSUP;

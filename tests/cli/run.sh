@@ -104,6 +104,39 @@ s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); ti
 	kill $holder 2>/dev/null
 fi
 
+# Host problems, each named: no /dev/kvm, no permission, not KVM at all, no permission
+# for a TAP. (A private mount namespace hides or replaces /dev/kvm; setpriv drops root.)
+if command -v unshare >/dev/null && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+	cp "$HELLO" "$T/hello.elf" && chmod 755 "$T" && chmod 644 "$T/hello.elf"
+	unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" "$@"' "$ARCVMM" --kernel "$T/hello.elf" \
+		--net none </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q '^arcvmm: /dev/kvm: not found' "$T/err"; then
+		ok "host: no /dev/kvm"
+	else echo "rc=$rc" >>"$T/err"; bad "host: no /dev/kvm"; fi
+	: >"$T/notkvm"
+	unshare -m sh -c 'mount --bind "$1" /dev/kvm && shift && exec "$@"' sh "$T/notkvm" "$ARCVMM" \
+		--kernel "$T/hello.elf" --net none </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc = 1 ] && grep -q '^arcvmm: /dev/kvm: not a KVM device' "$T/err"; then
+		ok "host: /dev/kvm is not KVM"
+	else echo "rc=$rc" >>"$T/err"; bad "host: /dev/kvm is not KVM"; fi
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$ARCVMM" --kernel "$T/hello.elf" \
+		--net none </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc = 1 ] && grep -q "^arcvmm: /dev/kvm: permission denied (add your user to the 'kvm' group" "$T/err"; then
+		ok "host: no permission for /dev/kvm"
+	else echo "rc=$rc" >>"$T/err"; bad "host: no permission for /dev/kvm"; fi
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$ARCVMM" --kernel "$T/hello.elf" \
+		--net tap=arcnoperm0 </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc = 1 ] && grep -q '^arcvmm: --net tap=arcnoperm0: cannot open /dev/net/tun: Permission denied' "$T/err"; then
+		ok "host: no permission for a TAP"
+	else echo "rc=$rc" >>"$T/err"; bad "host: no permission for a TAP"; fi
+fi
+expect_error "tap name too long" "--net tap=averyveryverylongname123: interface name must be 1 to 15" \
+	--kernel "$HELLO" --net tap=averyveryverylongname123
+
 # Good input.
 expect_boot "flags boot hello" --kernel "$HELLO" --cpus 2 --memory 64M
 printf '{"boot-source": {"kernel_image_path": "%s", "boot_args": "from json"},
