@@ -10,6 +10,8 @@ PKGS := liburing libcjson
 HAVE_SLIRP := $(shell pkg-config --exists slirp && echo 1)
 ifeq ($(HAVE_SLIRP),1)
 PKGS += slirp
+else
+$(warning libslirp (with glib) not found by pkg-config: building without --net user; run scripts/deps.sh)
 endif
 
 ifeq ($(SAN),1)
