@@ -34,7 +34,7 @@ LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS := $(sort $(wildcard hv/*.c mem/*.c boot/*.c arch/x86/*.c devices/*.c virtio/*.c \
-	backends/*.c util/*.c api/*.c)) vm.c config.c
+	backends/*.c util/*.c api/*.c)) vm.c vm_devices.c config.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)

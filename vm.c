@@ -8,11 +8,9 @@
  * Trusts: the config (already parsed) and our own modules; every guest-controlled value
  * reaches this file only as a port/MMIO access, which goes to a device that checks it.
  */
-#include "vm.h"
+#include "vm_internal.h"
 
-#include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
-#include "arch/x86/setup.h"
 #include "boot/boot.h"
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
@@ -22,10 +20,6 @@
 #include "mem/guest_mem.h"
 #include "util/log.h"
 #include "virtio/mmio.h"
-#include "devices/virtio_blk.h"
-#include "devices/virtio_console.h"
-#include "devices/virtio_net.h"
-#include "devices/virtio_rng.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,42 +36,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define CMDLINE_BUF    8192
 #define SERIAL_POLL_MS 10
-
-struct vm_vcpu {
-	struct vm *vm;
-	struct hv_vcpu *hv;
-	unsigned index;
-	pthread_t thread;
-	bool is_started;
-};
-
-struct vm {
-	unsigned ncpus;
-	enum vm_console_mode console;
-	struct guest_mem mem;
-	bool has_mem;
-	struct hv_vm *hv;
-	struct vm_vcpu *vcpus;
-	struct boot_entry entry;
-	char *cmdline;
-
-	struct virtio_mmio *virtio[X86_VIRTIO_MMIO_SLOTS];
-	unsigned nr_virtio;
-	size_t cmdline_len;
-
-	struct serial *serial;
-	pthread_mutex_t pio_lock; /* i8042, RTC and ACPI PM registers */
-	struct i8042 i8042;
-	struct acpi_pm acpi_pm;
-	struct rtc rtc;
-
-	int end_fd; /* eventfd: the VM has ended (written by whoever ended it) */
-	atomic_bool is_ending;
-	pthread_mutex_t end_lock;
-	struct vm_exit_info info;
-};
 
 /* --- ending the VM --- */
 
@@ -276,168 +235,6 @@ static void *vcpu_thread(void *arg)
 
 /* --- creation --- */
 
-/* With ACPI the guest finds virtio-mmio devices in the DSDT; a kernel that also had them
- * on its command line would probe each twice. Without ACPI (or with acpi=off), the
- * devices are announced as virtio_mmio.device= fragments, put first: anything after a
- * "--" in the user's command line belongs to init, not the kernel. */
-static int build_cmdline(struct vm *vm, const struct vm_config *cfg)
-{
-	const char *base = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
-	size_t len = 0, cap = CMDLINE_BUF + strlen(base);
-	bool needs_fragments = !cfg->has_acpi || strstr(base, "acpi=off");
-
-	vm->cmdline = malloc(cap);
-	if (!vm->cmdline)
-		return -ENOMEM;
-	for (unsigned i = 0; needs_fragments && i < vm->nr_virtio; i++) {
-		int n = virtio_mmio_cmdline(vm->virtio[i], vm->cmdline + len, cap - len - 1);
-		if (n < 0)
-			return n;
-		len += (size_t)n;
-		vm->cmdline[len++] = ' ';
-	}
-	strcpy(vm->cmdline + len, base);
-	return 0;
-}
-
-/* Places a virtio device in the next MMIO slot. Takes ownership of dev (freed through its
- * ops->destroy, also on failure). */
-static int vm_add_virtio(struct vm *vm, const struct virtio_device_ops *ops, void *dev, char *err,
-			 size_t errlen)
-{
-	unsigned slot = vm->nr_virtio;
-
-	if (slot == X86_VIRTIO_MMIO_SLOTS) {
-		if (ops->destroy)
-			ops->destroy(dev);
-		snprintf(err, errlen, "too many devices (at most %d virtio devices)",
-			 X86_VIRTIO_MMIO_SLOTS);
-		return -ENOSPC;
-	}
-	struct virtio_mmio *t =
-	    virtio_mmio_create(&vm->mem, X86_VIRTIO_MMIO_BASE + slot * X86_VIRTIO_MMIO_SIZE,
-			       X86_VIRTIO_IRQ_BASE + slot, ops, dev);
-	if (!t) {
-		int r = -errno;
-		if (ops->destroy)
-			ops->destroy(dev);
-		snprintf(err, errlen, "%s: cannot create the device: %s", ops->name, strerror(-r));
-		return r;
-	}
-	vm->virtio[vm->nr_virtio++] = t;
-	return 0;
-}
-
-static int vm_create_devices(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
-{
-	char derr[768];
-	int r;
-
-	/* Disks first, in the order given: the guest names them vda, vdb, ... in probe order,
-	 * which follows the cmdline fragments. */
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		struct virtio_blk *b =
-		    virtio_blk_create(&vm->mem, &cfg->disks[i], derr, sizeof(derr));
-		if (!b) {
-			snprintf(err, errlen, "%s", derr);
-			return errno ? -errno : -EINVAL;
-		}
-		r = vm_add_virtio(vm, &virtio_blk_ops, b, err, errlen);
-		if (r)
-			return r;
-	}
-	unsigned nr_nets = cfg->nr_nets;
-	const char *const *nets = (const char *const *)cfg->nets;
-#ifdef HAVE_SLIRP
-	static const char *const default_net[] = {"user"};
-	if (nr_nets == 0) {
-		nets = default_net;
-		nr_nets = 1;
-	}
-#endif
-	for (unsigned i = 0; i < nr_nets; i++) {
-		if (!strcmp(nets[i], "none"))
-			continue;
-		struct virtio_net *n = virtio_net_create(&vm->mem, nets[i], derr, sizeof(derr));
-		if (!n) {
-			snprintf(err, errlen, "%s", derr);
-			return errno ? -errno : -EINVAL;
-		}
-		r = vm_add_virtio(vm, &virtio_net_ops, n, err, errlen);
-		if (r)
-			return r;
-	}
-	if (cfg->console == VM_CONSOLE_VIRTIO) {
-		struct virtio_console *c = virtio_console_create(&vm->mem, STDIN_FILENO,
-								 STDOUT_FILENO, derr, sizeof(derr));
-		if (!c) {
-			snprintf(err, errlen, "virtio-console: %s", derr);
-			return errno ? -errno : -EINVAL;
-		}
-		r = vm_add_virtio(vm, &virtio_console_ops, c, err, errlen);
-		if (r)
-			return r;
-	}
-	if (cfg->has_rng) {
-		void *rng = virtio_rng_create();
-		if (!rng) {
-			snprintf(err, errlen, "virtio-rng: %s", strerror(errno));
-			return -errno;
-		}
-		r = vm_add_virtio(vm, &virtio_rng_ops, rng, err, errlen);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-/* ACPI tables (after the kernel is loaded: they go in the reserved low area, and the RSDP
- * address goes into boot_params / start_info): the guest powers off through them and
- * finds virtio-mmio devices without cmdline fragments (distribution kernels). */
-static int vm_write_acpi(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
-{
-	struct x86_acpi_virtio devs[X86_VIRTIO_MMIO_SLOTS];
-	uint64_t rsdp;
-	int r;
-
-	if (!cfg->has_acpi)
-		return 0;
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		devs[i] = (struct x86_acpi_virtio){.base = virtio_mmio_base(vm->virtio[i]),
-						   .size = X86_VIRTIO_MMIO_SIZE,
-						   .gsi = virtio_mmio_gsi(vm->virtio[i])};
-	r = x86_acpi_write(&vm->mem, vm->ncpus, devs, vm->nr_virtio, &rsdp);
-	if (r == 0)
-		r = x86_boot_set_rsdp(&vm->mem, vm->entry.mode == BOOT_ENTRY_PVH32,
-				      vm->entry.info_gpa, rsdp);
-	if (r)
-		snprintf(err, errlen, "cannot write the ACPI tables: %s", strerror(-r));
-	return r;
-}
-
-/* Queue kicks become ioeventfds and interrupts irqfds, so neither passes through a vCPU
- * thread in user space. */
-static int vm_wire_virtio(struct vm *vm, char *err, size_t errlen)
-{
-	for (unsigned i = 0; i < vm->nr_virtio; i++) {
-		struct virtio_mmio *t = vm->virtio[i];
-		int r = hv_vm_irqfd(vm->hv, virtio_mmio_gsi(t), virtio_mmio_irqfd(t), true);
-		if (r) {
-			snprintf(err, errlen, "KVM_IRQFD: %s", strerror(-r));
-			return r;
-		}
-		for (unsigned q = 0; q < virtio_mmio_nr_queues(t); q++) {
-			r = hv_vm_ioeventfd(vm->hv, virtio_mmio_base(t) + VIRTIO_MMIO_QUEUE_NOTIFY,
-					    4, q, virtio_mmio_notify_fd(t, q), false, true);
-			if (r) {
-				snprintf(err, errlen, "KVM_IOEVENTFD: %s", strerror(-r));
-				return r;
-			}
-		}
-	}
-	return 0;
-}
-
 /* The signals that stop the VM. They are blocked in the control thread from vm_create()
  * on, before any device or vCPU thread exists, so every thread inherits the block and
  * vm_run()'s signalfd is the only place they arrive. */
@@ -495,10 +292,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	acpi_pm_init(&vm->acpi_pm, acpi_poweroff_cb, acpi_reset_cb, vm);
 	rtc_init(&vm->rtc);
 
-	r = vm_create_devices(vm, cfg, err, errlen);
+	r = vm_devices_create(vm, cfg, err, errlen);
 	if (r)
 		goto fail;
-	r = build_cmdline(vm, cfg);
+	r = vm_devices_cmdline(vm, cfg);
 	if (r) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -514,7 +311,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	r = boot_load(&vm->mem, &bp, &vm->entry, err, errlen);
 	if (r)
 		goto fail;
-	r = vm_write_acpi(vm, cfg, err, errlen);
+	r = vm_devices_acpi(vm, cfg, err, errlen);
 	if (r)
 		goto fail;
 
@@ -539,7 +336,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto fail;
 	}
 
-	r = vm_wire_virtio(vm, err, errlen);
+	r = vm_devices_wire(vm, err, errlen);
 	if (r)
 		goto fail;
 

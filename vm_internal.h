@@ -1,0 +1,67 @@
+/* vm_internal.h — the inside of struct vm, shared by vm.c (lifecycle, vCPU threads, the
+ * control loop) and vm_devices.c (device creation, placement and wiring). Nothing else
+ * includes it: front ends use vm.h.
+ */
+#ifndef ARCVMM_VM_INTERNAL_H
+#define ARCVMM_VM_INTERNAL_H
+
+#include "vm.h"
+
+#include "arch/x86/layout.h"
+#include "boot/boot.h"
+#include "devices/acpi_pm.h"
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/serial.h"
+#include "hv/hv.h"
+#include "mem/guest_mem.h"
+#include "virtio/mmio.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct vm_vcpu {
+	struct vm *vm;
+	struct hv_vcpu *hv;
+	unsigned index;
+	pthread_t thread;
+	bool is_started;
+};
+
+struct vm {
+	unsigned ncpus;
+	enum vm_console_mode console;
+	struct guest_mem mem;
+	bool has_mem;
+	struct hv_vm *hv;
+	struct vm_vcpu *vcpus;
+	struct boot_entry entry;
+	char *cmdline;
+
+	struct virtio_mmio *virtio[X86_VIRTIO_MMIO_SLOTS];
+	unsigned nr_virtio;
+
+	struct serial *serial;
+	pthread_mutex_t pio_lock; /* i8042, RTC and ACPI PM registers */
+	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
+	struct rtc rtc;
+
+	int end_fd; /* eventfd: the VM has ended (written by whoever ended it) */
+	atomic_bool is_ending;
+	pthread_mutex_t end_lock;
+	struct vm_exit_info info;
+};
+
+/* vm_devices.c: the virtio devices from the config, in slot order (disks first, then
+ * network, console, rng). Each returns 0 or -errno with one line in err. */
+int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
+/* The kernel command line: the user's (or the default) plus, without ACPI, the devices. */
+int vm_devices_cmdline(struct vm *vm, const struct vm_config *cfg);
+/* ACPI tables describing the CPUs and devices, after the kernel is loaded. */
+int vm_devices_acpi(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
+/* Registers each device's irqfd and queue ioeventfds with the hypervisor. */
+int vm_devices_wire(struct vm *vm, char *err, size_t errlen);
+
+#endif
