@@ -22,7 +22,10 @@
 #include <unistd.h>
 #include <elf.h>
 
-#define MEM_SIZE   (4u << 20)
+/* Guest RAM: 4 MiB unless a size in MiB is given (the slot's size costs KVM time on
+ * shadow-paging hosts, so arcvmm is also compared with a floor of its own guest size). */
+static uint64_t mem_size = 4u << 20;
+#define MEM_SIZE mem_size
 #define START_INFO 0x6000u
 #define PVH_MAGIC  0x336ec578u
 #define XEN_PHYS32 18
@@ -121,9 +124,18 @@ int main(int argc, char **argv)
 	uint32_t entry, *si;
 	int kvm, vm, vcpu, fd, run_size;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: floor GUEST.elf\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: floor GUEST.elf [MEMORY_MIB]\n");
 		return 2;
+	}
+	if (argc == 3) {
+		char *end;
+		unsigned long mib = strtoul(argv[2], &end, 10);
+		if (*end || mib < 4 || mib > 3072) {
+			fprintf(stderr, "floor: %s: memory must be 4..3072 MiB\n", argv[2]);
+			return 2;
+		}
+		mem_size = (uint64_t)mib << 20;
 	}
 	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -135,7 +147,7 @@ int main(int argc, char **argv)
 	if (mem == MAP_FAILED)
 		return fail("guest memory");
 	if (load_elf(file, (size_t)st.st_size, mem, &entry)) {
-		fprintf(stderr, "floor: %s: not a PVH ELF that fits in 4 MiB\n", argv[1]);
+		fprintf(stderr, "floor: %s: not a PVH ELF that fits in guest RAM\n", argv[1]);
 		return 1;
 	}
 	si = (uint32_t *)(mem + START_INFO);
