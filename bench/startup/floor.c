@@ -25,7 +25,7 @@
 /* Guest RAM: 4 MiB unless a size in MiB is given (the slot's size costs KVM time on
  * shadow-paging hosts, so arcvmm is also compared with a floor of its own guest size). */
 static uint64_t mem_size = 4u << 20;
-#define MEM_SIZE mem_size
+#define MEM_SIZE   mem_size
 #define START_INFO 0x6000u
 #define PVH_MAGIC  0x336ec578u
 #define XEN_PHYS32 18

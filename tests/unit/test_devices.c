@@ -1,0 +1,268 @@
+/* tests/unit/test_devices.c — the legacy devices' registers as a guest drives them:
+ * 16550A UART (interrupt identification, THRE and RX interrupts, FIFO bits, DLAB, loopback,
+ * scratch, output and the panic watch, input backpressure), i8042 (reset paths, command
+ * byte, self-test) and the CMOS RTC (BCD time, never update-in-progress). */
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/serial.h"
+#include "tests/unit/test.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static int irq_level = -1, irq_changes;
+
+static void irq_cb(void *ctx, bool level)
+{
+	(void)ctx;
+	irq_level = level;
+	irq_changes++;
+}
+
+static uint8_t rd(struct serial *s, unsigned off)
+{
+	uint8_t v = 0;
+	serial_pio(s, off, &v, false);
+	return v;
+}
+
+static void wr(struct serial *s, unsigned off, uint8_t v)
+{
+	serial_pio(s, off, &v, true);
+}
+
+/* Drains buffered output into a pipe and returns it NUL-terminated (static buffer). */
+static const char *drain(struct serial *s)
+{
+	static char buf[70000];
+	int p[2];
+
+	if (pipe(p) < 0)
+		return "";
+	long n = serial_flush(s, p[1]);
+	close(p[1]);
+	ssize_t got = n > 0 ? read(p[0], buf, sizeof(buf) - 1) : 0;
+	close(p[0]);
+	buf[got > 0 ? got : 0] = '\0';
+	return buf;
+}
+
+TEST(serial_thre_interrupt)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+
+	CHECK(s != NULL);
+	irq_level = -1;
+	CHECK_EQ(rd(s, 2) & 0x0f, 0x01); /* no interrupt pending */
+	CHECK_EQ(rd(s, 5) & 0x60, 0x60); /* THR and transmitter empty */
+	wr(s, 4, 0x08);			 /* OUT2: interrupts reach the bus */
+	wr(s, 1, 0x02);			 /* enable THRE interrupt: raised at once */
+	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(rd(s, 2) & 0x0f, 0x02); /* IIR says THRE... */
+	CHECK_EQ(irq_level, 0);		 /* ...and reading it cleared the interrupt */
+	CHECK_EQ(rd(s, 2) & 0x0f, 0x01);
+	wr(s, 0, 'A'); /* a byte goes out, THR empty again: THRE once more */
+	CHECK_EQ(irq_level, 1);
+	wr(s, 1, 0x00);
+	CHECK_EQ(irq_level, 0);
+	CHECK(!strcmp(drain(s), "A"));
+	serial_destroy(s);
+}
+
+TEST(serial_out2_gates_the_line)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+
+	irq_level = -1;
+	wr(s, 4, 0x00); /* OUT2 off */
+	wr(s, 1, 0x02);
+	CHECK(irq_level != 1);
+	wr(s, 4, 0x08);
+	CHECK_EQ(irq_level, 1);
+	serial_destroy(s);
+}
+
+TEST(serial_rx_fifo_and_interrupt)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+	uint8_t big[5000];
+
+	wr(s, 4, 0x08);
+	wr(s, 1, 0x01); /* RX data interrupt */
+	irq_level = -1;
+	CHECK_EQ(serial_input(s, (const uint8_t *)"hi", 2), 2);
+	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(rd(s, 5) & 0x01, 1);	 /* data ready */
+	CHECK_EQ(rd(s, 2) & 0x0f, 0x04); /* IIR: received data */
+	CHECK_EQ(rd(s, 0), 'h');
+	CHECK_EQ(rd(s, 0), 'i');
+	CHECK_EQ(rd(s, 5) & 0x01, 0);
+	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(rd(s, 0), 0); /* empty FIFO reads 0, no crash */
+	/* The FIFO takes 4 KiB and then pushes back. */
+	memset(big, 'x', sizeof(big));
+	CHECK_EQ(serial_input(s, big, sizeof(big)), 4096);
+	CHECK_EQ(serial_input(s, big, 1), 0);
+	wr(s, 2, 0x03); /* FCR: enable + clear receive FIFO */
+	CHECK_EQ(rd(s, 5) & 0x01, 0);
+	CHECK_EQ(rd(s, 2) & 0xc0, 0xc0); /* 16550A with FIFOs enabled */
+	serial_destroy(s);
+}
+
+TEST(serial_dlab_scratch_loopback)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+
+	wr(s, 3, 0x83); /* DLAB on */
+	wr(s, 0, 0x01);
+	wr(s, 1, 0x02);
+	CHECK_EQ(rd(s, 0), 0x01);
+	CHECK_EQ(rd(s, 1), 0x02);
+	wr(s, 3, 0x03); /* DLAB off: divisor writes did not touch IER or output */
+	CHECK_EQ(rd(s, 1), 0x00);
+	CHECK(!strcmp(drain(s), ""));
+	wr(s, 7, 0x5a);
+	CHECK_EQ(rd(s, 7), 0x5a);
+	wr(s, 4, 0x10 | 0x01 | 0x02);	 /* loopback with DTR and RTS */
+	CHECK_EQ(rd(s, 6) & 0xf0, 0x30); /* DSR and CTS mirror them */
+	wr(s, 0, 'L');			 /* a looped byte comes back as input... */
+	CHECK_EQ(rd(s, 0), 'L');
+	CHECK(!strcmp(drain(s), "")); /* ...and never reaches the host */
+	/* Offsets are masked to the 8 registers. */
+	wr(s, 8 + 7, 0x11);
+	CHECK_EQ(rd(s, 7), 0x11);
+	serial_destroy(s);
+}
+
+TEST(serial_output_and_panic_watch)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+	char line[200];
+	const char *msg = "boot\r\n[ 1.0] Kernel panic - not syncing: VFS: no root\r\nmore";
+
+	CHECK(!serial_saw_panic(s, line, sizeof(line)));
+	CHECK(!serial_has_output(s));
+	for (const char *p = msg; *p; p++)
+		wr(s, 0, (uint8_t)*p);
+	CHECK(serial_has_output(s));
+	CHECK(!strcmp(drain(s), msg));
+	CHECK(!serial_has_output(s));
+	CHECK(serial_saw_panic(s, line, sizeof(line)));
+	CHECK(strstr(line, "Kernel panic - not syncing: VFS: no root") != NULL);
+	/* A very long line is cut, not overrun. */
+	for (int i = 0; i < 1000; i++)
+		wr(s, 0, 'y');
+	wr(s, 0, '\n');
+	CHECK_EQ(strlen(drain(s)), 1001);
+	serial_destroy(s);
+}
+
+TEST(serial_backpressure_released_by_close)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+
+	/* Fill the 64 KiB output buffer; after serial_close() more output is dropped rather
+	 * than waited for (a vCPU must never hang on a console nobody drains). */
+	for (int i = 0; i < 65536; i++)
+		wr(s, 0, 'z');
+	serial_close(s);
+	wr(s, 0, 'w'); /* would block forever without the close */
+	CHECK_EQ(strlen(drain(s)), 65536);
+	serial_destroy(s);
+}
+
+static int resets;
+
+static void reset_cb(void *ctx)
+{
+	(void)ctx;
+	resets++;
+}
+
+static uint8_t kbd(struct i8042 *k, uint16_t port, int write_val)
+{
+	uint8_t v = (uint8_t)write_val;
+	i8042_pio(k, port, &v, write_val >= 0);
+	return v;
+}
+
+TEST(i8042_reset_and_commands)
+{
+	struct i8042 k;
+
+	i8042_init(&k, reset_cb, NULL);
+	resets = 0;
+	CHECK_EQ(kbd(&k, 0x64, -1) & 0x01, 0); /* nothing to read */
+	kbd(&k, 0x64, 0xaa);		       /* self-test */
+	CHECK_EQ(kbd(&k, 0x64, -1) & 0x01, 1);
+	CHECK_EQ(kbd(&k, 0x60, -1), 0x55);
+	kbd(&k, 0x64, 0x60); /* write the command byte */
+	kbd(&k, 0x60, 0x47);
+	kbd(&k, 0x64, 0x20); /* read it back */
+	CHECK_EQ(kbd(&k, 0x60, -1), 0x47);
+	CHECK_EQ(resets, 0);
+	kbd(&k, 0x64, 0xfe); /* pulse reset */
+	CHECK_EQ(resets, 1);
+	kbd(&k, 0x64, 0xd1); /* write output port with the reset bit low */
+	kbd(&k, 0x60, 0x00);
+	CHECK_EQ(resets, 2);
+	kbd(&k, 0x64, 0xd1); /* ...and high: nothing */
+	kbd(&k, 0x60, 0x01);
+	CHECK_EQ(resets, 2);
+	kbd(&k, 0x64, 0xf1); /* pulse lines with bit 0 high: not a reset */
+	CHECK_EQ(resets, 2);
+	kbd(&k, 0x64, 0x12); /* unknown commands are ignored */
+	kbd(&k, 0x60, 0xed); /* a keyboard command: answered with "resend" */
+	CHECK_EQ(kbd(&k, 0x60, -1), 0xfe);
+	CHECK_EQ(resets, 2);
+}
+
+static int from_bcd(uint8_t v)
+{
+	return (v >> 4) * 10 + (v & 0x0f);
+}
+
+static uint8_t cmos(struct rtc *r, uint8_t index)
+{
+	uint8_t v = index;
+	rtc_pio(r, 0x70, &v, true);
+	rtc_pio(r, 0x71, &v, false);
+	return v;
+}
+
+TEST(rtc_reads_host_time)
+{
+	struct rtc r;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	rtc_init(&r);
+	gmtime_r(&now, &tm);
+	CHECK_EQ(cmos(&r, 0x0a) & 0x80, 0); /* never update-in-progress */
+	CHECK_EQ(cmos(&r, 0x0d), 0x80);	    /* CMOS valid */
+	CHECK_EQ(from_bcd(cmos(&r, 0x09)), tm.tm_year % 100);
+	CHECK_EQ(from_bcd(cmos(&r, 0x08)), tm.tm_mon + 1);
+	CHECK_EQ(from_bcd(cmos(&r, 0x32)), (tm.tm_year + 1900) / 100);
+	uint8_t b = 0x02 | 0x04; /* binary mode */
+	uint8_t idx = 0x0b;
+	rtc_pio(&r, 0x70, &idx, true);
+	rtc_pio(&r, 0x71, &b, true);
+	CHECK_EQ(cmos(&r, 0x08), tm.tm_mon + 1);
+	/* Index writes are masked to 7 bits (bit 7 is the NMI mask on PCs). */
+	CHECK_EQ(cmos(&r, 0x80 | 0x08), tm.tm_mon + 1);
+	CHECK_EQ(cmos(&r, 0x7f), 0);
+}
+
+int main(void)
+{
+	RUN(serial_thre_interrupt);
+	RUN(serial_out2_gates_the_line);
+	RUN(serial_rx_fifo_and_interrupt);
+	RUN(serial_dlab_scratch_loopback);
+	RUN(serial_output_and_panic_watch);
+	RUN(serial_backpressure_released_by_close);
+	RUN(i8042_reset_and_commands);
+	RUN(rtc_reads_host_time);
+	return test_summary();
+}
