@@ -437,7 +437,6 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 	struct console_state cs = {.is_tty = isatty(STDIN_FILENO) == 1, .stdin_open = true};
 	sigset_t sigs, old;
 	int sfd = -1, ep = -1, r = 0;
-	unsigned started = 0;
 
 	vm_stop_signals(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
@@ -473,7 +472,6 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 			break;
 		}
 		vm->vcpus[i].is_started = true;
-		started++;
 	}
 
 	while (!atomic_load(&vm->is_ending)) {
@@ -540,7 +538,6 @@ out:
 	if (ep >= 0)
 		close(ep);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	(void)started;
 	pthread_mutex_lock(&vm->end_lock);
 	*info = vm->info;
 	pthread_mutex_unlock(&vm->end_lock);
