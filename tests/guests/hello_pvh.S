@@ -8,17 +8,12 @@
  * Trusts: nothing in start_info beyond what it checks (magic; cmdline below 4 GiB; at most
  * 2047 cmdline bytes are printed).
  */
+#include "rt_asm.h"
 #define PVH_MAGIC 0x336ec578
 #define COM1      0x3f8
 #define CMDLINE_MAX 2047
 
-	.section .note.Xen, "a"
-	.p2align 2
-	.long 4			/* name size: "Xen\0" */
-	.long 4			/* descriptor size */
-	.long 18		/* XEN_ELFNOTE_PHYS32_ENTRY */
-	.asciz "Xen"
-	.long pvh_start
+	PVH_NOTE pvh_start
 
 	.section .text.head, "ax"
 	.code32

@@ -27,4 +27,21 @@
  * edi is 0 there). */
 #define RT_BZ16_MAGIC 0x36314d52
 
+/* clang-format off */
+#ifdef __ASSEMBLER__
+/* The ELF note that makes an image a PVH kernel: XEN_ELFNOTE_PHYS32_ENTRY (type 18, name
+ * "Xen") whose descriptor is the 32-bit physical entry address. */
+.macro PVH_NOTE entry
+	.pushsection .note.Xen, "a"
+	.p2align 2
+	.long 4			/* name size: "Xen\0" */
+	.long 4			/* descriptor size */
+	.long 18		/* XEN_ELFNOTE_PHYS32_ENTRY */
+	.asciz "Xen"
+	.long \entry
+	.popsection
+.endm
+#endif
+/* clang-format on */
+
 #endif

@@ -5,13 +5,7 @@
  */
 #include "rt_asm.h"
 
-	.section .note.Xen, "a"
-	.p2align 2
-	.long 4			/* name size: "Xen\0" */
-	.long 4			/* descriptor size */
-	.long 18		/* XEN_ELFNOTE_PHYS32_ENTRY */
-	.asciz "Xen"
-	.long pvh_start
+	PVH_NOTE pvh_start
 
 	.section .text.head, "ax"
 	.code32

@@ -3,15 +3,10 @@
  * check that signals and kicks stop a VM whose vCPUs are blocked in the hypervisor.
  * Trusts nothing; reads nothing from the VMM.
  */
+#include "rt_asm.h"
 #define COM1 0x3f8
 
-	.section .note.Xen, "a"
-	.p2align 2
-	.long 4
-	.long 4
-	.long 18		/* XEN_ELFNOTE_PHYS32_ENTRY */
-	.asciz "Xen"
-	.long pvh_start
+	PVH_NOTE pvh_start
 
 	.section .text.head, "ax"
 	.code32
