@@ -34,7 +34,7 @@ LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS := $(sort $(wildcard hv/*.c mem/*.c boot/*.c arch/x86/*.c devices/*.c virtio/*.c \
-	backends/*.c util/*.c api/*.c)) vm.c vm_devices.c config.c
+	backends/*.c util/*.c core/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -57,7 +57,7 @@ $(O)/libarcvmm.a: $(LIB_OBJS)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(O)/arcvmm: $(O)/main.o $(O)/libarcvmm.a
+$(O)/arcvmm: $(O)/cli/main.o $(O)/libarcvmm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "mem/guest_mem.h"
 #include "virtio/mmio.h"
 

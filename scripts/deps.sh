@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev \
 liburing-dev libcjson-dev libslirp-dev libglib2.0-dev \
 qemu-system-x86 busybox-static cpio gzip kmod iproute2 e2fsprogs fio time python3 \
-acpica-tools"
+acpica-tools libmicrohttpd-dev libseccomp-dev libxxhash-dev curl socat mmdebstrap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -1,6 +1,6 @@
 /* tests/unit/test_config.c — command line and JSON parsing: sizes at their edges, bad
  * values named in the message, JSON shapes and types, flags overriding the file. */
-#include "config.h"
+#include "core/config.h"
 #include "tests/unit/test.h"
 
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * learns about them (ACPI DSDT, or virtio_mmio.device= fragments), and their wiring to the
  * hypervisor (irqfds, ioeventfds). Trusts the config (parsed) and the devices' own checks.
  */
-#include "vm_internal.h"
+#include "core/vm_internal.h"
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/setup.h"

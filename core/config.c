@@ -4,7 +4,7 @@
  * and unknown JSON keys are errors, and every message names the option and the value.
  * JSON goes through cJSON (Debian's libcjson): a kept library beats a hand-written parser.
  */
-#include "config.h"
+#include "core/config.h"
 
 #include <cJSON.h>
 #include <errno.h>

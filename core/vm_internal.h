@@ -5,7 +5,7 @@
 #ifndef ARCVMM_VM_INTERNAL_H
 #define ARCVMM_VM_INTERNAL_H
 
-#include "vm.h"
+#include "core/vm.h"
 
 #include "arch/x86/layout.h"
 #include "boot/boot.h"

@@ -8,7 +8,7 @@
  * Trusts: the config (already parsed) and our own modules; every guest-controlled value
  * reaches this file only as a port/MMIO access, which goes to a device that checks it.
  */
-#include "vm_internal.h"
+#include "core/vm_internal.h"
 
 #include "arch/x86/layout.h"
 #include "boot/boot.h"

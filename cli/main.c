@@ -1,9 +1,9 @@
 /* main.c — the arcvmm command: parse the configuration, set up the terminal, build and run
  * the VM, report why it ended, and turn that into the exit status. The only file that
  * calls exit(). */
-#include "config.h"
+#include "core/config.h"
 #include "util/log.h"
-#include "vm.h"
+#include "core/vm.h"
 
 #include <signal.h>
 #include <stdio.h>
