@@ -43,6 +43,7 @@ struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned 
 #include <libslirp.h>
 
 #include "util/log.h"
+#include "util/seccomp.h"
 
 #define RXQ_HIGH	  (512u << 10)
 #define RXQ_HARD	  (2u << 20)
@@ -272,6 +273,8 @@ static void *slirp_thread(void *arg)
 	struct slirp_backend *s = arg;
 
 	pthread_setname_np(pthread_self(), "net-slirp");
+	if (seccomp_apply(SECCOMP_KIND_SLIRP) < 0)
+		abort(); /* must not serve the guest unfiltered */
 	pthread_mutex_lock(&s->lock);
 	while (!s->is_stopping) {
 		uint32_t timeout = (uint32_t)run_timers(s);

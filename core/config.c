@@ -44,6 +44,7 @@ void config_init(struct vm_config *c)
 	c->has_rng = true;
 	c->has_acpi = true;
 	c->log_level = -1;
+	c->seccomp = SECCOMP_ON;
 }
 
 void config_fini(struct vm_config *c)
@@ -638,6 +639,8 @@ void config_usage(FILE *f)
 	      "                       drives, network-interfaces); later options override it\n"
 	      "  -v, --verbose        more log output (repeat for debug)\n"
 	      "  -q, --quiet          errors only\n"
+	      "  --seccomp MODE       per-thread syscall filters: on (default; a forbidden\n"
+	      "                       call kills the VM with a log line), log, off\n"
 	      "  -h, --help           this text\n"
 	      "  --version            print the version\n"
 	      "\n"
@@ -661,6 +664,7 @@ enum {
 	OPT_NO_ACPI,
 	OPT_CONFIG,
 	OPT_VERSION,
+	OPT_SECCOMP,
 };
 
 static const struct option long_opts[] = {
@@ -681,6 +685,7 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"seccomp", required_argument, NULL, OPT_SECCOMP},
     {NULL, 0, NULL, 0},
 };
 
@@ -749,6 +754,11 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_CONFIG:
 			break; /* read in pass 1 */
+		case OPT_SECCOMP:
+			if (seccomp_parse_mode(optarg, &c->seccomp) < 0)
+				return fail(err, errlen, "--seccomp %s: must be off, log or on",
+					    optarg);
+			break;
 		case 'v':
 			verbosity++;
 			break;

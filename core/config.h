@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "boot/boot.h"
+#include "util/seccomp.h"
 
 #define VM_MAX_DISKS 8
 #define VM_MAX_NETS  4
@@ -47,7 +48,8 @@ struct vm_config {
 	 * network device parses them. */
 	char *nets[VM_MAX_NETS];
 	unsigned nr_nets;
-	int log_level; /* -1: leave the default */
+	int log_level;		   /* -1: leave the default */
+	enum seccomp_mode seccomp; /* --seccomp, ON by default */
 };
 
 #define CONFIG_DEFAULT_CMDLINE \

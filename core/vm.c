@@ -19,6 +19,7 @@
 #include "hv/hv.h"
 #include "mem/guest_mem.h"
 #include "util/log.h"
+#include "util/seccomp.h"
 #include "virtio/mmio.h"
 
 #include <errno.h>
@@ -176,6 +177,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, HV_SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (seccomp_apply(SECCOMP_KIND_VCPU) < 0) {
+		vm_end(vm, VM_END_ERROR, 0, NULL, "vcpu%u: cannot install its seccomp filter",
+		       v->index);
+		return NULL;
+	}
 
 	while (!atomic_load(&vm->is_ending)) {
 		int r = hv_vcpu_run(v->hv, &ex);
@@ -264,6 +270,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	}
 	vm->end_fd = -1;
 	vm->ncpus = cfg->ncpus;
+	seccomp_set_mode(cfg->seccomp);
+	const unsigned long *vcpu_ioctls;
+	unsigned nr_vcpu_ioctls = hv_vcpu_thread_ioctls(&vcpu_ioctls);
+	seccomp_allow_vcpu_ioctls(vcpu_ioctls, nr_vcpu_ioctls);
 	vm->console = cfg->console;
 	pthread_mutex_init(&vm->pio_lock, NULL);
 	pthread_mutex_init(&vm->end_lock, NULL);
@@ -473,6 +483,9 @@ int vm_run(struct vm *vm, struct vm_exit_info *info)
 		}
 		vm->vcpus[i].is_started = true;
 	}
+	/* After the vCPUs started (they must not inherit it) and before guest input. */
+	if (seccomp_apply(SECCOMP_KIND_CONTROL) < 0)
+		vm_end(vm, VM_END_ERROR, 0, NULL, "cannot install the control seccomp filter");
 
 	while (!atomic_load(&vm->is_ending)) {
 		/* A partial line (a prompt) waits at most SERIAL_POLL_MS. */

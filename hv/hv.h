@@ -80,5 +80,8 @@ void hv_vcpu_kick(struct hv_vcpu *vcpu);
 void hv_vcpu_clear_kick(struct hv_vcpu *vcpu);
 /* Writes a register dump (for entry failures) as lines into buf. */
 void hv_vcpu_dump(struct hv_vcpu *vcpu, char *buf, size_t len);
+/* The ioctl requests a vCPU thread makes (run, dump, irq line, irqfd/ioeventfd
+ * registration on device activation), for its seccomp filter. Returns how many. */
+unsigned hv_vcpu_thread_ioctls(const unsigned long **out);
 
 #endif

@@ -418,3 +418,13 @@ void hv_vcpu_dump(struct hv_vcpu *vcpu, char *buf, size_t len)
 	DUMP(" gdt %llx/%x idt %llx/%x", s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
 #undef DUMP
 }
+
+unsigned hv_vcpu_thread_ioctls(const unsigned long **out)
+{
+	static const unsigned long reqs[] = {
+	    KVM_RUN,   KVM_GET_REGS,  KVM_GET_SREGS,	   KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS,
+	    KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_SIGNAL_MASK,
+	};
+	*out = reqs;
+	return sizeof(reqs) / sizeof(reqs[0]);
+}

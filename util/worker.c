@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/seccomp.h"
 
 enum worker_state { WORKER_IDLE, WORKER_RUNNING, WORKER_PAUSED, WORKER_EXITED };
 enum worker_request { WORKER_REQ_NONE, WORKER_REQ_PAUSE, WORKER_REQ_STOP };
@@ -189,6 +190,12 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct epoll_event evs[WORKER_MAX_FDS + 1];
 
+	/* Named from inside (no /proc write from the starting thread), then filtered before
+	 * the first callback can see guest data. */
+	pthread_setname_np(pthread_self(), w->name);
+	if (seccomp_apply(seccomp_kind_for_worker(w->name)) < 0)
+		abort();
+
 	for (;;) {
 		int n = epoll_wait(w->epfd, evs, WORKER_MAX_FDS + 1, -1);
 		if (n < 0) {
@@ -241,7 +248,6 @@ int worker_start(struct worker *w)
 		return -err;
 	}
 	w->has_thread = true;
-	pthread_setname_np(w->thread, w->name);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
 }

@@ -1,0 +1,230 @@
+/* util/seccomp.c — installs the per-thread allow-lists of seccomp_lists.c. See seccomp.h.
+ *
+ * Trust: the lists and the kinds come from our own code; nothing here sees guest data.
+ * The SIGSYS handler uses only write() and exit_group() (both in every list) and a table
+ * of syscall names resolved before any filter was loaded.
+ */
+#include "util/seccomp.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/seccomp_lists.h"
+
+#define NAME_TABLE 512
+
+static enum seccomp_mode mode = SECCOMP_OFF;
+static const char *violate_kind;       /* ARCVMM_TEST_SECCOMP_VIOLATE, read once */
+static char *syscall_names[NAME_TABLE]; /* resolved once, for the signal handler */
+static unsigned long vcpu_ioctls[32];
+static unsigned nr_vcpu_ioctls;
+static __thread char thread_name[16];
+static __thread int thread_kind = -1;
+
+static const char *const kind_names[SECCOMP_KIND_COUNT] = {
+    [SECCOMP_KIND_CONTROL] = "control", [SECCOMP_KIND_VCPU] = "vcpu",
+    [SECCOMP_KIND_BLK] = "blk",		[SECCOMP_KIND_NET] = "net",
+    [SECCOMP_KIND_CONSOLE] = "console", [SECCOMP_KIND_RNG] = "rng",
+    [SECCOMP_KIND_SLIRP] = "slirp",	[SECCOMP_KIND_WORKER] = "worker",
+};
+
+const char *seccomp_kind_name(enum seccomp_kind kind)
+{
+	return (unsigned)kind < SECCOMP_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+int seccomp_parse_mode(const char *s, enum seccomp_mode *out)
+{
+	if (!strcmp(s, "off"))
+		*out = SECCOMP_OFF;
+	else if (!strcmp(s, "log"))
+		*out = SECCOMP_LOG;
+	else if (!strcmp(s, "on"))
+		*out = SECCOMP_ON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Appends s to buf at *len (bounded). */
+static void put(char *buf, size_t size, size_t *len, const char *s)
+{
+	while (*s && *len + 1 < size)
+		buf[(*len)++] = *s++;
+}
+
+static void put_num(char *buf, size_t size, size_t *len, long v)
+{
+	char tmp[24];
+	int n = 0;
+	unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) && n < 23);
+	if (v < 0 && *len + 1 < size)
+		buf[(*len)++] = '-';
+	while (n > 0 && *len + 1 < size)
+		buf[(*len)++] = tmp[--n];
+}
+
+static void sigsys_handler(int sig, siginfo_t *si, void *uc)
+{
+	char line[200];
+	size_t len = 0;
+	int nr = si->si_syscall;
+
+	(void)sig;
+	(void)uc;
+	put(line, sizeof(line), &len, "arcvmm: seccomp: thread ");
+	put(line, sizeof(line), &len, thread_name[0] ? thread_name : "?");
+	put(line, sizeof(line), &len, " (");
+	put(line, sizeof(line), &len,
+	    thread_kind >= 0 ? seccomp_kind_name((enum seccomp_kind)thread_kind) : "?");
+	put(line, sizeof(line), &len, ") made forbidden syscall ");
+	put_num(line, sizeof(line), &len, nr);
+	if (nr >= 0 && nr < NAME_TABLE && syscall_names[nr]) {
+		put(line, sizeof(line), &len, " (");
+		put(line, sizeof(line), &len, syscall_names[nr]);
+		put(line, sizeof(line), &len, ")");
+	}
+	put(line, sizeof(line), &len, "; killing the VM\n");
+	ssize_t w = write(STDERR_FILENO, line, len);
+	(void)w;
+	syscall(SYS_exit_group, SECCOMP_EXIT_STATUS);
+}
+
+void seccomp_set_mode(enum seccomp_mode m)
+{
+	mode = m;
+	if (m == SECCOMP_OFF)
+		return;
+	violate_kind = getenv("ARCVMM_TEST_SECCOMP_VIOLATE");
+	for (int i = 0; i < NAME_TABLE; i++) {
+		if (!syscall_names[i])
+			syscall_names[i] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, i);
+	}
+	if (m == SECCOMP_ON) {
+		struct sigaction sa = {.sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSYS, &sa, NULL);
+	}
+}
+
+enum seccomp_mode seccomp_get_mode(void)
+{
+	return mode;
+}
+
+void seccomp_allow_vcpu_ioctls(const unsigned long *reqs, unsigned n)
+{
+	for (unsigned i = 0; i < n && nr_vcpu_ioctls < sizeof(vcpu_ioctls) / sizeof(vcpu_ioctls[0]);
+	     i++)
+		vcpu_ioctls[nr_vcpu_ioctls++] = reqs[i];
+}
+
+enum seccomp_kind seccomp_kind_for_worker(const char *name)
+{
+	if (!strncmp(name, "blk", 3))
+		return SECCOMP_KIND_BLK;
+	if (!strncmp(name, "net-rx", 6) || !strncmp(name, "net-tx", 6))
+		return SECCOMP_KIND_NET;
+	if (!strcmp(name, "vconsole"))
+		return SECCOMP_KIND_CONSOLE;
+	if (!strcmp(name, "virtio-rng"))
+		return SECCOMP_KIND_RNG;
+	return SECCOMP_KIND_WORKER;
+}
+
+/* Adds the rules of kind to ctx (ctx may be NULL: then only counts). Returns the number
+ * of rules, or -errno. */
+static int add_rules(scmp_filter_ctx ctx, enum seccomp_kind kind)
+{
+	const char *const *const *parts = seccomp_list_parts(kind);
+	int n = 0, r;
+
+	if (!parts)
+		return -EINVAL;
+	for (int p = 0; p < SECCOMP_LIST_PARTS && parts[p]; p++) {
+		for (const char *const *s = parts[p]; *s; s++) {
+			int nr = seccomp_syscall_resolve_name(*s);
+			if (nr == __NR_SCMP_ERROR)
+				continue;
+			if (ctx && (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0)
+				return r;
+			n++;
+		}
+	}
+	switch (kind) {
+	case SECCOMP_KIND_CONTROL:
+	case SECCOMP_KIND_SLIRP:
+		/* Terminals (TCGETS/TCSETS), FIONBIO/FIONREAD, KVM teardown. */
+		if (ctx && (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 0)) < 0)
+			return r;
+		n++;
+		break;
+	case SECCOMP_KIND_VCPU: {
+		/* The KVM requests hv/ registered, and the TAP offload calls at FEATURES_OK. */
+		unsigned long tun[] = {TUNSETOFFLOAD, TUNSETVNETHDRSZ};
+		for (unsigned i = 0; i < nr_vcpu_ioctls + 2; i++) {
+			unsigned long req = i < nr_vcpu_ioctls ? vcpu_ioctls[i]
+							     : tun[i - nr_vcpu_ioctls];
+			if (ctx && (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+							 SCMP_A1(SCMP_CMP_EQ, req))) < 0)
+				return r;
+			n++;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	return n;
+}
+
+unsigned seccomp_rule_count(enum seccomp_kind kind)
+{
+	int n = add_rules(NULL, kind);
+	return n < 0 ? 0 : (unsigned)n;
+}
+
+int seccomp_apply(enum seccomp_kind kind)
+{
+	scmp_filter_ctx ctx;
+	int r;
+
+	if (mode == SECCOMP_OFF)
+		return 0;
+	ctx = seccomp_init(mode == SECCOMP_ON ? SCMP_ACT_TRAP : SCMP_ACT_LOG);
+	if (!ctx)
+		return -ENOMEM;
+	r = add_rules(ctx, kind);
+	if (r >= 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r < 0) {
+		log_error("seccomp: cannot install the %s filter: %s", seccomp_kind_name(kind),
+			  strerror(-r));
+		return r;
+	}
+	prctl(PR_GET_NAME, thread_name, 0, 0, 0);
+	thread_kind = (int)kind;
+	seccomp_test_hook(kind);
+	return 0;
+}
+
+void seccomp_test_hook(enum seccomp_kind kind)
+{
+	if (violate_kind && !strcmp(violate_kind, seccomp_kind_name(kind)))
+		syscall(SYS_getppid); /* in no list */
+}
