@@ -24,7 +24,7 @@
 #define NAME_TABLE 512
 
 static enum seccomp_mode mode = SECCOMP_OFF;
-static const char *violate_kind;       /* ARCVMM_TEST_SECCOMP_VIOLATE, read once */
+static const char *violate_kind;	/* ARCVMM_TEST_SECCOMP_VIOLATE, read once */
 static char *syscall_names[NAME_TABLE]; /* resolved once, for the signal handler */
 static unsigned long vcpu_ioctls[32];
 static unsigned nr_vcpu_ioctls;
@@ -177,8 +177,8 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_kind kind)
 		/* The KVM requests hv/ registered, and the TAP offload calls at FEATURES_OK. */
 		unsigned long tun[] = {TUNSETOFFLOAD, TUNSETVNETHDRSZ};
 		for (unsigned i = 0; i < nr_vcpu_ioctls + 2; i++) {
-			unsigned long req = i < nr_vcpu_ioctls ? vcpu_ioctls[i]
-							     : tun[i - nr_vcpu_ioctls];
+			unsigned long req =
+			    i < nr_vcpu_ioctls ? vcpu_ioctls[i] : tun[i - nr_vcpu_ioctls];
 			if (ctx && (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 							 SCMP_A1(SCMP_CMP_EQ, req))) < 0)
 				return r;

@@ -24,6 +24,7 @@
 
 #include "bench/blk/simdrv.h"
 #include "devices/virtio_blk.h"
+#include "util/seccomp.h"
 
 #define RAM_SIZE  (32ULL << 20)
 #define QUEUE_LEN 256
@@ -275,6 +276,13 @@ int main(int argc, char **argv)
 	    {"only", required_argument, NULL, 'o'},    {NULL, 0, NULL, 0},
 	};
 	int c;
+
+	/* ARCVMM_BENCH_SECCOMP=on|log|off: the device workers' seccomp filters (for
+	 * bench/seccomp.sh, which compares on against off). */
+	enum seccomp_mode sc_mode;
+	if (getenv("ARCVMM_BENCH_SECCOMP") &&
+	    seccomp_parse_mode(getenv("ARCVMM_BENCH_SECCOMP"), &sc_mode) == 0)
+		seccomp_set_mode(sc_mode);
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {

@@ -39,6 +39,7 @@
 
 #include "backends/tap.h"
 #include "bench/net/sim_driver.h"
+#include "util/seccomp.h"
 
 #define TAP_WINDOW 256
 #define TAP_NAME   "vnb0"
@@ -382,6 +383,12 @@ int main(int argc, char **argv)
 	uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 0) : 200000;
 	int bad = 0;
 
+	/* ARCVMM_BENCH_SECCOMP=on|log|off: the device workers' seccomp filters (for
+	 * bench/seccomp.sh, which compares on against off). */
+	enum seccomp_mode sc_mode;
+	if (getenv("ARCVMM_BENCH_SECCOMP") &&
+	    seccomp_parse_mode(getenv("ARCVMM_BENCH_SECCOMP"), &sc_mode) == 0)
+		seccomp_set_mode(sc_mode);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("medians of %d alternating runs of %u frames each; ratio = device/plain\n", REPS, n);
 	bad |= bench("socketpair", n, 64, socketpair_once);

@@ -136,8 +136,7 @@ TEST(net_worker_may_not_open_files)
 	CHECK_EQ(run(SECCOMP_ON, "blk1-q0", DO_OPEN, NULL, err, sizeof(err)), SECCOMP_EXIT_STATUS);
 	CHECK_EQ(run(SECCOMP_ON, "virtio-rng", DO_OPEN, NULL, err, sizeof(err)),
 		 SECCOMP_EXIT_STATUS);
-	CHECK_EQ(run(SECCOMP_ON, "vconsole", DO_OPEN, NULL, err, sizeof(err)),
-		 SECCOMP_EXIT_STATUS);
+	CHECK_EQ(run(SECCOMP_ON, "vconsole", DO_OPEN, NULL, err, sizeof(err)), SECCOMP_EXIT_STATUS);
 }
 
 TEST(log_mode_lets_the_call_through)
