@@ -460,6 +460,7 @@ struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned 
 	s->be.tx_events = EPOLLIN;
 	s->be.mtu = 1500;
 	s->be.max_rx_len = 1500 + 14;
+	seccomp_net_uses_slirp(); /* the net workers call into libslirp */
 	if (pthread_create(&s->thread, NULL, slirp_thread, s) != 0) {
 		snprintf(err, errlen, "cannot start the user network thread");
 		goto err;

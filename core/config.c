@@ -223,10 +223,20 @@ int config_parse_disk(struct vm_disk_config *d, const char *spec, char *err, siz
 				goto out;
 			}
 			d->nr_queues = (unsigned)v;
+		} else if (!strncmp(tok, "bw=", 3) || !strncmp(tok, "ops=", 4)) {
+			char why[160];
+			struct rl_bucket_config *bk =
+			    tok[0] == 'b' ? &d->rate_limiter.bandwidth : &d->rate_limiter.ops;
+			if (rl_bucket_parse(bk, strchr(tok, '=') + 1, why, sizeof(why))) {
+				r = fail(err, errlen, "--disk %s: %s", spec, why);
+				goto out;
+			}
 		} else {
-			r = fail(err, errlen,
-				 "--disk %s: unknown option '%s' (known: ro, id=, direct, queues=)",
-				 spec, tok);
+			r = fail(
+			    err, errlen,
+			    "--disk %s: unknown option '%s' (known: ro, id=, direct, queues=, bw=, "
+			    "ops=)",
+			    spec, tok);
 			goto out;
 		}
 	}
@@ -628,6 +638,9 @@ void config_usage(FILE *f)
 	      "  --memory SIZE        guest RAM, e.g. 256M, 6G (default 256M; plain number = MiB)\n"
 	      "  --boot PROTO         auto (default), pvh or linux64\n"
 	      "  --disk PATH[,ro][,id=ID][,direct][,queues=N]   virtio-blk disk (repeatable)\n"
+	      "                       [,bw=SIZE[:MS[:BURST]]][,ops=N[:MS[:BURST]]]: rate limit\n"
+	      "                       (token bucket of SIZE bytes / N requests refilled every MS\n"
+	      "                       ms, default 1000; BURST one-time extra): bw=10M = 10 MiB/s\n"
 	      "  --net SPEC           tap=NAME[,mac=M] | fd=N[,mac=M] |\n"
 	      "                       user[,hostfwd=tcp::HOSTPORT-:GUESTPORT][,mac=M] | none\n"
 	      "                       (default: user when built with libslirp)\n"

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "boot/boot.h"
+#include "util/rate_limiter.h"
 #include "util/seccomp.h"
 
 #define VM_MAX_DISKS 8
@@ -23,8 +24,9 @@ struct vm_disk_config {
 	char *path;
 	char *id; /* serial reported by VIRTIO_BLK_T_GET_ID; NULL: none */
 	bool is_read_only;
-	bool is_direct;	    /* O_DIRECT */
-	unsigned nr_queues; /* 1 by default */
+	bool is_direct;				 /* O_DIRECT */
+	unsigned nr_queues;			 /* 1 by default */
+	struct rate_limiter_config rate_limiter; /* bw=, ops= / "rate_limiter"; 0: none */
 };
 
 enum vm_console_mode {

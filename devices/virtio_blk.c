@@ -20,10 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "backends/disk.h"
 #include "util/log.h"
+#include "util/rate_limiter.h"
 #include "util/worker.h"
 
 #define BLK_HDR_BYTES		16
@@ -54,6 +58,8 @@ struct blk_queue {
 	struct blk_req *free;
 	bool is_starved;	  /* stopped popping for want of a free request */
 	bool needs_signal;	  /* used entries pushed since the last interrupt decision */
+	bool is_throttled;	  /* the rate limiter said wait: rl_timer_fd restarts us */
+	int rl_timer_fd;	  /* timerfd on this queue's worker; -1 when unlimited */
 	struct virtq_chain chain; /* virtq_pop's output (large: keep it off the stack) */
 };
 
@@ -69,6 +75,8 @@ struct virtio_blk {
 	struct blk_queue *queues[VIRTIO_MMIO_MAX_QUEUES];
 	_Atomic uint64_t nr_requests, nr_errors, nr_bad_chains;
 	_Atomic uint64_t nr_host_errors; /* backend failures (for log rate limiting) */
+	struct rate_limiter rl;		 /* shared by the queues; settable at run time */
+	pthread_mutex_t rl_lock;	 /* guards the queues' rl_timer_fd against reset */
 };
 
 static atomic_uint blk_serial;
@@ -112,6 +120,8 @@ struct virtio_blk *virtio_blk_create(const struct guest_mem *mem, const struct v
 		return NULL;
 	}
 	b->mem = mem;
+	rate_limiter_init(&b->rl, &cfg->rate_limiter);
+	pthread_mutex_init(&b->rl_lock, NULL);
 	b->serial = atomic_fetch_add(&blk_serial, 1);
 	b->nr_queues = cfg->nr_queues;
 	if (b->nr_queues < 1)
@@ -149,7 +159,30 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	if (!b)
 		return;
 	disk_close(&b->disk);
+	rate_limiter_fini(&b->rl);
+	pthread_mutex_destroy(&b->rl_lock);
 	free(b);
+}
+
+int virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *cfg)
+{
+	rate_limiter_set(&b->rl, cfg);
+	/* Throttled queues re-check at once instead of at the old shape's time. */
+	pthread_mutex_lock(&b->rl_lock);
+	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
+		if (b->queues[i] && b->queues[i]->rl_timer_fd >= 0)
+			rate_limiter_arm_timer(b->queues[i]->rl_timer_fd, 1);
+	}
+	pthread_mutex_unlock(&b->rl_lock);
+	return 0;
+}
+
+uint64_t virtio_blk_nr_throttled(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->rl.lock);
+	uint64_t n = b->rl.nr_throttled;
+	pthread_mutex_unlock(&b->rl.lock);
+	return n;
 }
 
 void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *st)
@@ -384,6 +417,13 @@ static void blk_handle_chain(struct blk_queue *bq, const struct virtq_chain *c)
 		return;
 	}
 	virtq_chain_read(c, 0, &hdr, sizeof(hdr));
+	if (rate_limiter_is_limited(&b->rl)) {
+		/* Data bytes of reads and writes, one op for every request. */
+		uint64_t bytes = hdr.type == VIRTIO_BLK_T_IN	? c->in_len - 1u
+				 : hdr.type == VIRTIO_BLK_T_OUT ? c->out_len - BLK_HDR_BYTES
+								: 0;
+		rate_limiter_charge(&b->rl, bytes, 1);
+	}
 
 	switch (hdr.type) {
 	case VIRTIO_BLK_T_IN:
@@ -434,12 +474,22 @@ static void blk_queue_run(struct blk_queue *bq)
 
 	for (;;) {
 		bq->is_starved = false;
+		bq->is_throttled = false;
 		virtq_disable_notify(vq);
 		for (;;) {
 			if (!bq->free) {
 				/* Kicks stay off; a completion restarts us. */
 				bq->is_starved = true;
 				break;
+			}
+			if (rate_limiter_is_limited(&bq->blk->rl)) {
+				uint64_t wait = rate_limiter_wait(&bq->blk->rl);
+				if (wait) {
+					/* Delayed, never failed: the timer restarts us. */
+					rate_limiter_arm_timer(bq->rl_timer_fd, wait);
+					bq->is_throttled = true;
+					break;
+				}
 			}
 			r = virtq_pop(vq, &bq->chain);
 			if (r <= 0)
@@ -455,6 +505,8 @@ static void blk_queue_run(struct blk_queue *bq)
 			virtio_mmio_set_needs_reset(bq->blk->t);
 			break;
 		}
+		if (bq->is_throttled)
+			break; /* notifications stay off until the timer */
 		if (bq->is_starved) {
 			if (bq->free)
 				continue;
@@ -477,6 +529,17 @@ static void blk_on_kick(struct worker *w, int fd, uint32_t events, void *arg)
 	(void)events;
 	worker_eventfd_drain(fd);
 	blk_queue_run(arg);
+}
+
+static void blk_on_rl_timer(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	struct blk_queue *bq = arg;
+	uint64_t n;
+
+	(void)w;
+	if (read(fd, &n, sizeof(n)) < 0 && !events)
+		return; /* the after-resume call with nothing expired: kicks restart us */
+	blk_queue_run(bq);
 }
 
 static void blk_on_completion(struct worker *w, int fd, uint32_t events, void *arg)
@@ -519,6 +582,12 @@ static void blk_queue_free(struct blk_queue *bq)
 		return;
 	if (bq->worker)
 		worker_destroy(bq->worker); /* stops and joins it */
+	if (bq->rl_timer_fd >= 0) {
+		pthread_mutex_lock(&bq->blk->rl_lock);
+		close(bq->rl_timer_fd);
+		bq->rl_timer_fd = -1;
+		pthread_mutex_unlock(&bq->blk->rl_lock);
+	}
 	/* Requests still in the kernel may write guest memory: wait for them. */
 	disk_queue_fini(&bq->dq);
 	free(bq->reqs);
@@ -547,6 +616,7 @@ static int blk_queue_start(struct virtio_blk *b, struct virtio_mmio *t, unsigned
 	if (!bq)
 		return -ENOMEM;
 	bq->dq.event_fd = -1;
+	bq->rl_timer_fd = -1;
 	bq->blk = b;
 	bq->index = i;
 	bq->vq = vq;
@@ -574,6 +644,15 @@ static int blk_queue_start(struct virtio_blk *b, struct virtio_mmio *t, unsigned
 	if (r == 0 && disk_queue_fd(&bq->dq) >= 0)
 		r = worker_add_fd(bq->worker, disk_queue_fd(&bq->dq), EPOLLIN, blk_on_completion,
 				  bq);
+	if (r == 0) {
+		pthread_mutex_lock(&b->rl_lock);
+		bq->rl_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		r = bq->rl_timer_fd < 0 ? -errno : 0;
+		pthread_mutex_unlock(&b->rl_lock);
+		if (r == 0)
+			r = worker_add_fd(bq->worker, bq->rl_timer_fd, EPOLLIN, blk_on_rl_timer,
+					  bq);
+	}
 	if (r == 0)
 		r = worker_start(bq->worker);
 	return r;

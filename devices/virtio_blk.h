@@ -97,4 +97,11 @@ struct virtio_blk_stats {
 };
 void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *st);
 
+/* Changes the disk's rate limiter at run time (any thread; the API's PUT/PATCH /drives).
+ * A zero config removes the limit. Requests over the limit are delayed, never failed.
+ * Returns 0. */
+int virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *cfg);
+/* How many times a queue had to wait for the limiter. */
+uint64_t virtio_blk_nr_throttled(struct virtio_blk *b);
+
 #endif

@@ -42,9 +42,9 @@ static void bucket_set(struct rl_bucket *b, const struct rl_bucket_config *c, ui
 	if (!rl_bucket_config_is_limited(c))
 		return;
 	b->size = c->size < RL_MAX_TOKENS ? c->size : RL_MAX_TOKENS;
-	b->refill_ns = (c->refill_time_ms < RL_MAX_REFILL_MS ? c->refill_time_ms
-							      : RL_MAX_REFILL_MS) *
-		       NS_PER_MS;
+	b->refill_ns =
+	    (c->refill_time_ms < RL_MAX_REFILL_MS ? c->refill_time_ms : RL_MAX_REFILL_MS) *
+	    NS_PER_MS;
 	b->burst = c->one_time_burst < RL_MAX_TOKENS ? c->one_time_burst : RL_MAX_TOKENS;
 	b->budget = (__int128)b->size * b->refill_ns; /* starts full */
 	b->last_ns = now;
@@ -105,6 +105,7 @@ void rate_limiter_set_at(struct rate_limiter *rl, const struct rate_limiter_conf
 	pthread_mutex_lock(&rl->lock);
 	bucket_set(&rl->bw, &cfg->bandwidth, now_ns);
 	bucket_set(&rl->ops, &cfg->ops, now_ns);
+	__atomic_store_n(&rl->is_limited, rl->bw.size || rl->ops.size, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&rl->lock);
 }
 
@@ -115,10 +116,7 @@ void rate_limiter_set(struct rate_limiter *rl, const struct rate_limiter_config 
 
 bool rate_limiter_is_limited(struct rate_limiter *rl)
 {
-	pthread_mutex_lock(&rl->lock);
-	bool is = rl->bw.size || rl->ops.size;
-	pthread_mutex_unlock(&rl->lock);
-	return is;
+	return __atomic_load_n(&rl->is_limited, __ATOMIC_ACQUIRE);
 }
 
 uint64_t rate_limiter_wait_at(struct rate_limiter *rl, uint64_t now_ns)
@@ -141,8 +139,7 @@ uint64_t rate_limiter_wait(struct rate_limiter *rl)
 	return rate_limiter_wait_at(rl, rate_limiter_now_ns());
 }
 
-void rate_limiter_charge_at(struct rate_limiter *rl, uint64_t bytes, uint64_t ops,
-			    uint64_t now_ns)
+void rate_limiter_charge_at(struct rate_limiter *rl, uint64_t bytes, uint64_t ops, uint64_t now_ns)
 {
 	pthread_mutex_lock(&rl->lock);
 	bucket_refill(&rl->bw, now_ns);
@@ -169,7 +166,7 @@ int rate_limiter_arm_timer(int fd, uint64_t ns)
 }
 
 static int rl_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int rl_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -238,7 +235,7 @@ int rl_bucket_parse(struct rl_bucket_config *b, const char *s, char *err, size_t
 	}
 	if (*p)
 		return rl_fail(err, errlen, "%s: expected SIZE[:REFILL_MS[:BURST]]", s);
-	*b = (struct rl_bucket_config){.size = size, .one_time_burst = burst,
-				       .refill_time_ms = refill};
+	*b = (struct rl_bucket_config){
+	    .size = size, .one_time_burst = burst, .refill_time_ms = refill};
 	return 0;
 }

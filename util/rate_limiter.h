@@ -48,6 +48,7 @@ struct rate_limiter {
 	pthread_mutex_t lock;
 	struct rl_bucket bw, ops;
 	uint64_t nr_throttled; /* times rate_limiter_wait said "not yet" */
+	bool is_limited;       /* read without the lock (atomic) on the fast path */
 };
 
 bool rl_bucket_config_is_limited(const struct rl_bucket_config *b);
@@ -68,8 +69,7 @@ void rate_limiter_charge(struct rate_limiter *rl, uint64_t bytes, uint64_t ops);
 void rate_limiter_set_at(struct rate_limiter *rl, const struct rate_limiter_config *cfg,
 			 uint64_t now_ns);
 uint64_t rate_limiter_wait_at(struct rate_limiter *rl, uint64_t now_ns);
-void rate_limiter_charge_at(struct rate_limiter *rl, uint64_t bytes, uint64_t ops,
-			    uint64_t now_ns);
+void rate_limiter_charge_at(struct rate_limiter *rl, uint64_t bytes, uint64_t ops, uint64_t now_ns);
 uint64_t rate_limiter_now_ns(void);
 
 /* Arms timerfd fd to fire once after ns (at least 1 µs). 0 or -errno. */

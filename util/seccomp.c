@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,6 +29,7 @@ static const char *violate_kind;	/* ARCVMM_TEST_SECCOMP_VIOLATE, read once */
 static char *syscall_names[NAME_TABLE]; /* resolved once, for the signal handler */
 static unsigned long vcpu_ioctls[32];
 static unsigned nr_vcpu_ioctls;
+static bool net_has_slirp;
 static __thread char thread_name[16];
 static __thread int thread_kind = -1;
 
@@ -133,6 +135,11 @@ void seccomp_allow_vcpu_ioctls(const unsigned long *reqs, unsigned n)
 		vcpu_ioctls[nr_vcpu_ioctls++] = reqs[i];
 }
 
+void seccomp_net_uses_slirp(void)
+{
+	net_has_slirp = true;
+}
+
 enum seccomp_kind seccomp_kind_for_worker(const char *name)
 {
 	if (!strncmp(name, "blk", 3))
@@ -151,15 +158,26 @@ enum seccomp_kind seccomp_kind_for_worker(const char *name)
 static int add_rules(scmp_filter_ctx ctx, enum seccomp_kind kind)
 {
 	const char *const *const *parts = seccomp_list_parts(kind);
+	const char *const *extra = kind == SECCOMP_KIND_NET && net_has_slirp
+				       ? seccomp_list_parts(SECCOMP_KIND_SLIRP)[1]
+				       : NULL;
+	uint8_t seen[NAME_TABLE / 8] = {0};
 	int n = 0, r;
 
 	if (!parts)
 		return -EINVAL;
-	for (int p = 0; p < SECCOMP_LIST_PARTS && parts[p]; p++) {
-		for (const char *const *s = parts[p]; *s; s++) {
+	for (int p = 0; p <= SECCOMP_LIST_PARTS; p++) {
+		const char *const *list = p < SECCOMP_LIST_PARTS ? parts[p] : extra;
+		if (!list) {
+			if (p < SECCOMP_LIST_PARTS)
+				p = SECCOMP_LIST_PARTS - 1; /* on to the extra list */
+			continue;
+		}
+		for (const char *const *s = list; *s; s++) {
 			int nr = seccomp_syscall_resolve_name(*s);
-			if (nr == __NR_SCMP_ERROR)
-				continue;
+			if (nr < 0 || nr >= NAME_TABLE || (seen[nr / 8] & (1u << (nr % 8))))
+				continue; /* unknown here, or in two parts of the list */
+			seen[nr / 8] |= (uint8_t)(1u << (nr % 8));
 			if (ctx && (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0)
 				return r;
 			n++;

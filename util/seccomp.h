@@ -49,6 +49,10 @@ int seccomp_apply(enum seccomp_kind kind);
 /* The ioctl requests a vCPU thread may make (hv/ knows them; called before the vCPUs
  * start). Up to 32 in all. */
 void seccomp_allow_vcpu_ioctls(const unsigned long *reqs, unsigned n);
+/* User networking is in use: the net workers' TX path runs libslirp (which opens host
+ * sockets for new flows), so the net list takes the slirp list too. Call before the net
+ * workers start. */
+void seccomp_net_uses_slirp(void);
 /* The kind a worker thread named name gets. */
 enum seccomp_kind seccomp_kind_for_worker(const char *name);
 const char *seccomp_kind_name(enum seccomp_kind kind);

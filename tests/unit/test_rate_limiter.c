@@ -34,7 +34,7 @@ TEST(debt_is_repaid_at_the_refill_rate)
 	rate_limiter_set_at(&rl, &c, t0);
 	CHECK(rate_limiter_is_limited(&rl));
 	CHECK_EQ(rate_limiter_wait_at(&rl, t0), 0); /* starts full */
-	rate_limiter_charge_at(&rl, 1500, 1, t0);  /* over the size: allowed, 500 in debt */
+	rate_limiter_charge_at(&rl, 1500, 1, t0);   /* over the size: allowed, 500 in debt */
 	w = rate_limiter_wait_at(&rl, t0);
 	CHECK(w >= 500 * MS && w <= 500 * MS + 1000); /* 1 token per ms */
 	w = rate_limiter_wait_at(&rl, t0 + 250 * MS);
@@ -180,8 +180,17 @@ TEST(bucket_syntax)
 	CHECK_EQ(b.one_time_burst, 5 << 20);
 	CHECK_EQ(rl_bucket_parse(&b, "500", err, sizeof(err)), 0);
 	CHECK_EQ(b.size, 500);
-	const char *bad[] = {"", "0", "x", "-1", "1M:", "1M:0", "1M:abc", "1M:100:zz",
-			     "1M:100:5M:1", "1T", "99999999999999999999"};
+	const char *bad[] = {"",
+			     "0",
+			     "x",
+			     "-1",
+			     "1M:",
+			     "1M:0",
+			     "1M:abc",
+			     "1M:100:zz",
+			     "1M:100:5M:1",
+			     "1T",
+			     "99999999999999999999"};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
 		CHECK_EQ(rl_bucket_parse(&b, bad[i], err, sizeof(err)), -EINVAL);
