@@ -114,7 +114,7 @@ static int parse_hostfwd(const char *s, struct slirp_fwd *f)
 }
 
 static struct net_backend *open_backend(const char *spec, char *err, size_t errlen, uint8_t mac[6],
-					bool *has_mac)
+					bool *has_mac, struct rate_limiter_config rl[2])
 {
 	char buf[512], msg[200];
 	char *save = NULL, *tok;
@@ -153,6 +153,15 @@ static struct net_backend *open_backend(const char *spec, char *err, size_t errl
 				return NULL;
 			}
 			*has_mac = true;
+		} else if (!strncmp(tok, "rx-bw=", 6) || !strncmp(tok, "tx-bw=", 6) ||
+			   !strncmp(tok, "rx-ops=", 7) || !strncmp(tok, "tx-ops=", 7)) {
+			/* rl[0] RX, rl[1] TX; the bucket syntax of util/rate_limiter.h */
+			struct rate_limiter_config *c = &rl[tok[0] == 't'];
+			struct rl_bucket_config *bk = tok[3] == 'b' ? &c->bandwidth : &c->ops;
+			if (rl_bucket_parse(bk, strchr(tok, '=') + 1, msg, sizeof(msg))) {
+				snprintf(err, errlen, "--net %s: %s", spec, msg);
+				return NULL;
+			}
 		} else if (!strncmp(tok, "hostfwd=", 8) && kind == KIND_USER) {
 			if (nr_fwds >= SLIRP_MAX_FWDS) {
 				snprintf(err, errlen, "--net %s: more than %d forwards", tok,
@@ -170,7 +179,7 @@ static struct net_backend *open_backend(const char *spec, char *err, size_t errl
 		} else {
 			snprintf(err, errlen,
 				 "--net %s: unknown option (want tap=NAME, fd=N or "
-				 "user, then mac=, hostfwd=)",
+				 "user, then mac=, hostfwd=, rx-bw=, rx-ops=, tx-bw=, tx-ops=)",
 				 tok);
 			return NULL;
 		}
@@ -209,7 +218,8 @@ struct virtio_net *virtio_net_create(const struct guest_mem *mem, const char *sp
 		snprintf(err, errlen, "--net: empty specification");
 		return NULL;
 	}
-	struct net_backend *be = open_backend(spec, err, errlen, mac, &has_mac);
+	struct rate_limiter_config rl[2] = {0};
+	struct net_backend *be = open_backend(spec, err, errlen, mac, &has_mac, rl);
 	if (!be)
 		return NULL;
 	struct virtio_net *n = calloc(1, sizeof(*n));
@@ -235,6 +245,10 @@ struct virtio_net *virtio_net_create(const struct guest_mem *mem, const char *sp
 	}
 	n->mtu = be->mtu > 65535 ? 65535 : (uint16_t)be->mtu;
 	n->rx.timer_fd = -1;
+	n->rx.rl_timer_fd = -1;
+	n->tx.rl_timer_fd = -1;
+	rate_limiter_init(&n->rx_rl, &rl[0]);
+	rate_limiter_init(&n->tx_rl, &rl[1]);
 	n->offered = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
 		     VIRTIO_BIT(VIRTIO_NET_F_MTU) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
 		     VIRTIO_RING_FEATURES;
@@ -372,6 +386,8 @@ static void net_destroy(void *dev)
 	virtio_net_rx_free(n);
 	free(n->tx.chain);
 	net_backend_destroy(n->be);
+	rate_limiter_fini(&n->rx_rl);
+	rate_limiter_fini(&n->tx_rl);
 	free(n);
 }
 
@@ -399,3 +415,21 @@ const struct virtio_device_ops virtio_net_ops = {
     .resume = net_resume,
     .destroy = net_destroy,
 };
+
+int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,
+				 const struct rate_limiter_config *tx)
+{
+	if (rx)
+		rate_limiter_set(&n->rx_rl, rx);
+	if (tx)
+		rate_limiter_set(&n->tx_rl, tx);
+	/* A throttled direction re-checks at once rather than at the old shape's time. The
+	 * timer fds exist while the device runs; arming a closed (-1) one just fails. */
+	int rx_fd = __atomic_load_n(&n->rx.rl_timer_fd, __ATOMIC_ACQUIRE);
+	int tx_fd = __atomic_load_n(&n->tx.rl_timer_fd, __ATOMIC_ACQUIRE);
+	if (rx && rx_fd >= 0)
+		rate_limiter_arm_timer(rx_fd, 1);
+	if (tx && tx_fd >= 0)
+		rate_limiter_arm_timer(tx_fd, 1);
+	return 0;
+}

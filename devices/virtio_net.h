@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "mem/guest_mem.h"
+#include "util/rate_limiter.h"
 #include "virtio/mmio.h"
 
 /* Feature bits (virtio 1.x, 5.1.3). */
@@ -88,6 +89,13 @@ struct virtio_net_stats {
 	uint64_t tx_irqs;
 };
 void virtio_net_get_stats(const struct virtio_net *n, struct virtio_net_stats *st);
+/* Changes the RX and/or TX rate limiter (NULL: leave as is; a zero config: no limit), at
+ * creation or at run time from any thread (the API's PATCH /network-interfaces). RX over
+ * the limit leaves frames in the backend, TX leaves chains in the ring: delayed, never
+ * dropped. --net takes rx-bw=, rx-ops=, tx-bw=, tx-ops= (bucket syntax as --disk bw=).
+ * Returns 0. */
+int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,
+				 const struct rate_limiter_config *tx);
 /* The MAC address the guest sees. */
 void virtio_net_get_mac(const struct virtio_net *n, uint8_t mac[6]);
 

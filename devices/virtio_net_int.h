@@ -15,6 +15,7 @@
 #include "backends/net_backend.h"
 #include "devices/virtio_net.h"
 #include "util/worker.h"
+#include "util/rate_limiter.h"
 #include "virtio/queue.h"
 
 /* Writable buffers of one RX chain used at most (Linux posts 1 for mergeable buffers and
@@ -44,8 +45,10 @@ struct net_rx {
 	int timer_fd;
 	bool is_backend_watched;
 	bool is_timer_armed;
-	bool is_dead; /* the queue broke: nothing more until reset */
-	size_t need;  /* bytes of guest buffer (header included) a maximum-size frame takes */
+	bool is_dead;	   /* the queue broke: nothing more until reset */
+	bool is_throttled; /* the rate limiter said wait: rl_timer_fd restarts RX */
+	int rl_timer_fd;
+	size_t need; /* bytes of guest buffer (header included) a maximum-size frame takes */
 	unsigned pending_irq; /* frames pushed since the last interrupt decision */
 	/* The reserve: order[0, nr_res) index bufs[], in the order they were popped. */
 	struct net_rx_buf *bufs; /* [VIRTQ_MAX_SIZE] */
@@ -70,6 +73,8 @@ struct net_tx {
 	bool is_waiting_backend; /* a chain is held until the backend takes it */
 	bool is_backend_watched;
 	bool is_dead;
+	bool is_throttled; /* the rate limiter said wait: rl_timer_fd restarts TX */
+	int rl_timer_fd;
 	struct virtq_chain *chain; /* the current (possibly held) chain */
 	struct iovec iov[VIRTQ_CHAIN_MAX_IOV + 1];
 };
@@ -91,6 +96,7 @@ struct virtio_net {
 	bool is_active;
 	struct net_rx rx;
 	struct net_tx tx;
+	struct rate_limiter rx_rl, tx_rl; /* settable at run time from any thread */
 
 	struct virtio_net_stats stats;
 };

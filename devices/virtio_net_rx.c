@@ -301,6 +301,18 @@ static void rx_process(struct virtio_net *n)
 	if (rx->is_dead)
 		return;
 	while (frames < NET_RX_BUDGET && !worker_should_yield(rx->w)) {
+		if (rate_limiter_is_limited(&n->rx_rl)) {
+			uint64_t wait = rate_limiter_wait(&n->rx_rl);
+			if (wait) {
+				/* Frames wait in the backend (never dropped here); the
+				 * timer restarts RX. */
+				rx_watch_backend(n, false);
+				rate_limiter_arm_timer(rx->rl_timer_fd, wait);
+				rx->is_throttled = true;
+				is_idle = true;
+				break;
+			}
+		}
 		int ok = rx_fill(n, rx->chain);
 		if (ok < 0)
 			return;
@@ -345,6 +357,12 @@ static void rx_process(struct virtio_net *n)
 			is_idle = true;
 			break;
 		}
+		if (rate_limiter_is_limited(&n->rx_rl)) {
+			uint64_t bytes = 0;
+			for (int i = 0; i < got; i++)
+				bytes += rx->slots[i].len;
+			rate_limiter_charge(&n->rx_rl, bytes, (uint64_t)got);
+		}
 		for (int i = 0; i < got; i++)
 			rx_complete(n, (unsigned)i);
 		virtq_flush(rx->q);
@@ -369,8 +387,20 @@ static void rx_kick_cb(struct worker *w, int fd, uint32_t events, void *arg)
 	worker_eventfd_drain(fd);
 	/* The guest posted buffers. If the backend is being watched, its callback does the
 	 * work when frames arrive; otherwise the reserve was short and this resumes RX. */
-	if (!n->rx.is_backend_watched || !events)
+	if (!n->rx.is_throttled && (!n->rx.is_backend_watched || !events))
 		rx_process(n);
+}
+
+static void rx_rl_timer_cb(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	struct virtio_net *n = arg;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && !events && !n->rx.is_throttled)
+		return;
+	n->rx.is_throttled = false;
+	rx_watch_backend(n, true);
+	rx_process(n);
 }
 
 static void rx_timer_cb(struct worker *w, int fd, uint32_t events, void *arg)
@@ -414,9 +444,15 @@ int virtio_net_rx_start(struct virtio_net *n)
 	rx->is_dead = false;
 	rx->is_backend_watched = false;
 	rx->is_timer_armed = false;
+	rx->is_throttled = false;
 	rx->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (rx->timer_fd < 0)
 		return -errno;
+	rx->rl_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (rx->rl_timer_fd < 0) {
+		err = -errno;
+		goto close_timer;
+	}
 	rx->w = worker_create("net-rx");
 	if (!rx->w) {
 		err = -errno;
@@ -425,6 +461,8 @@ int virtio_net_rx_start(struct virtio_net *n)
 	err = worker_add_fd(rx->w, rx->kick_fd, EPOLLIN, rx_kick_cb, n);
 	if (!err)
 		err = worker_add_fd(rx->w, rx->timer_fd, EPOLLIN, rx_timer_cb, n);
+	if (!err)
+		err = worker_add_fd(rx->w, rx->rl_timer_fd, EPOLLIN, rx_rl_timer_cb, n);
 	if (err)
 		goto destroy_worker;
 	/* Watching the backend from the start: the first frame (or the lack of buffers for
@@ -441,6 +479,9 @@ destroy_worker:
 close_timer:
 	close(rx->timer_fd);
 	rx->timer_fd = -1;
+	if (rx->rl_timer_fd >= 0)
+		close(rx->rl_timer_fd);
+	rx->rl_timer_fd = -1;
 	return err;
 }
 
@@ -454,6 +495,8 @@ void virtio_net_rx_stop(struct virtio_net *n)
 	rx->w = NULL;
 	close(rx->timer_fd);
 	rx->timer_fd = -1;
+	close(rx->rl_timer_fd);
+	rx->rl_timer_fd = -1;
 	/* The reserved chains belonged to rings the transport now forgets. */
 	rx->nr_res = 0;
 	rx->res_cap = 0;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "devices/virtio_net_int.h"
@@ -147,6 +148,15 @@ static void tx_process(struct virtio_net *n)
 			is_more = true;
 			break;
 		}
+		if (!tx->is_waiting_backend && rate_limiter_is_limited(&n->tx_rl)) {
+			uint64_t wait = rate_limiter_wait(&n->tx_rl);
+			if (wait) {
+				/* Delayed, never dropped: the timer restarts TX. */
+				rate_limiter_arm_timer(tx->rl_timer_fd, wait);
+				tx->is_throttled = true;
+				break;
+			}
+		}
 		if (!tx->is_waiting_backend) {
 			int r = virtq_pop(tx->q, tx->chain);
 			if (r < 0) {
@@ -170,6 +180,11 @@ static void tx_process(struct virtio_net *n)
 			break; /* the guest's kicks are not needed until the backend drains */
 		}
 		tx->is_waiting_backend = false;
+		if (rate_limiter_is_limited(&n->tx_rl))
+			rate_limiter_charge(
+			    &n->tx_rl,
+			    tx->chain->out_len > n->hdr_len ? tx->chain->out_len - n->hdr_len : 0,
+			    1);
 		virtq_push(tx->q, tx->chain->head, 0);
 		done++;
 	}
@@ -198,6 +213,18 @@ static void tx_kick_cb(struct worker *w, int fd, uint32_t events, void *arg)
 	struct virtio_net *n = arg;
 
 	worker_eventfd_drain(fd);
+	if (!n->tx.is_waiting_backend && !n->tx.is_throttled)
+		tx_process(n);
+}
+
+static void tx_rl_timer_cb(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	struct virtio_net *n = arg;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && !events && !n->tx.is_throttled)
+		return;
+	n->tx.is_throttled = false;
 	if (!n->tx.is_waiting_backend)
 		tx_process(n);
 }
@@ -219,15 +246,27 @@ int virtio_net_tx_start(struct virtio_net *n)
 	tx->is_waiting_backend = false;
 	tx->is_backend_watched = false;
 	tx->is_dead = false;
-	tx->w = worker_create("net-tx");
-	if (!tx->w)
+	tx->is_throttled = false;
+	tx->rl_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (tx->rl_timer_fd < 0)
 		return -errno;
+	tx->w = worker_create("net-tx");
+	if (!tx->w) {
+		err = -errno;
+		close(tx->rl_timer_fd);
+		tx->rl_timer_fd = -1;
+		return err;
+	}
 	err = worker_add_fd(tx->w, tx->kick_fd, EPOLLIN, tx_kick_cb, n);
+	if (!err)
+		err = worker_add_fd(tx->w, tx->rl_timer_fd, EPOLLIN, tx_rl_timer_cb, n);
 	if (!err)
 		err = worker_start(tx->w);
 	if (err) {
 		worker_destroy(tx->w);
 		tx->w = NULL;
+		close(tx->rl_timer_fd);
+		tx->rl_timer_fd = -1;
 	}
 	return err;
 }
@@ -240,6 +279,8 @@ void virtio_net_tx_stop(struct virtio_net *n)
 		return;
 	worker_destroy(tx->w);
 	tx->w = NULL;
+	close(tx->rl_timer_fd);
+	tx->rl_timer_fd = -1;
 	tx->is_waiting_backend = false; /* the held chain belonged to the old ring */
 	tx->q = NULL;
 }

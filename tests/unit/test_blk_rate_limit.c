@@ -176,7 +176,7 @@ TEST(limit_changes_at_run_time)
 	CHECK_EQ(virtio_blk_set_rate_limiter(g.b, &none), 0);
 	double r_none = rig_run(&g, 1);
 	CHECK_EQ(virtio_blk_set_rate_limiter(g.b, &mid), 0);
-	rig_run(&g, 0.5); /* the old pipeline drains */
+	rig_run(&g, 0.5);	       /* the old pipeline drains */
 	double r_mid = rig_run(&g, 2); /* 10 MiB/s */
 	printf("     640 KiB/s: %.2f MiB/s; none: %.1f MiB/s; 10 MiB/s: %.2f MiB/s\n",
 	       r_slow / (1 << 20), r_none / (1 << 20), r_mid / (1 << 20));
