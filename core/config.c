@@ -7,6 +7,8 @@
 #include "core/config.h"
 
 #include <cJSON.h>
+
+#include "core/config_rl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -438,9 +440,9 @@ static int json_machine(struct vm_config *c, const cJSON *mc, const char *name, 
 static int json_drives(struct vm_config *c, const cJSON *arr, const char *name, char *err,
 		       size_t errlen)
 {
-	static const char *const known[] = {
-	    "drive_id",	 "path_on_host", "is_read_only", "is_root_device",
-	    "io_engine", "cache_type",	 "num_queues",	 NULL};
+	static const char *const known[] = {"drive_id",	      "path_on_host", "is_read_only",
+					    "is_root_device", "io_engine",    "cache_type",
+					    "num_queues",     "rate_limiter", NULL};
 	const cJSON *d;
 
 	if (!cJSON_IsArray(arr))
@@ -475,6 +477,11 @@ static int json_drives(struct vm_config *c, const cJSON *arr, const char *name, 
 			 cache && !strcmp(cache, "Direct") ? ",direct" : "", present ? nq : 1ULL);
 		if ((r = add_disk(c, spec, err, errlen)))
 			return r;
+		if ((r = config_json_rate_limiter(
+			 cJSON_GetObjectItemCaseSensitive(d, "rate_limiter"),
+			 &c->disks[c->nr_disks - 1].rate_limiter, "a drive's \"rate_limiter\"",
+			 name, err, errlen)))
+			return r;
 	}
 	return 0;
 }
@@ -482,8 +489,9 @@ static int json_drives(struct vm_config *c, const cJSON *arr, const char *name, 
 static int json_nets(struct vm_config *c, const cJSON *arr, const char *name, char *err,
 		     size_t errlen)
 {
-	static const char *const known[] = {"iface_id", "host_dev_name", "guest_mac", "backend",
-					    "fd",	"hostfwd",	 NULL};
+	static const char *const known[] = {
+	    "iface_id", "host_dev_name",   "guest_mac",	      "backend", "fd",
+	    "hostfwd",	"rx_rate_limiter", "tx_rate_limiter", NULL};
 	const cJSON *n;
 
 	if (!cJSON_IsArray(arr))
@@ -521,6 +529,14 @@ static int json_nets(struct vm_config *c, const cJSON *arr, const char *name, ch
 		if (fwd && len < sizeof(spec))
 			snprintf(spec + len, sizeof(spec) - len, ",hostfwd=%s", fwd);
 		if ((r = add_net(c, spec, err, errlen)))
+			return r;
+		if ((r = config_json_rate_limiter(
+			 cJSON_GetObjectItemCaseSensitive(n, "rx_rate_limiter"),
+			 &c->net_rx_rl[c->nr_nets - 1], "\"rx_rate_limiter\"", name, err,
+			 errlen)) ||
+		    (r = config_json_rate_limiter(
+			 cJSON_GetObjectItemCaseSensitive(n, "tx_rate_limiter"),
+			 &c->net_tx_rl[c->nr_nets - 1], "\"tx_rate_limiter\"", name, err, errlen)))
 			return r;
 	}
 	return 0;

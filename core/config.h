@@ -50,6 +50,9 @@ struct vm_config {
 	 * network device parses them. */
 	char *nets[VM_MAX_NETS];
 	unsigned nr_nets;
+	/* JSON "rx_rate_limiter"/"tx_rate_limiter" of nets[i] (--net takes rx-bw= etc. in
+	 * its spec instead); zero: none. */
+	struct rate_limiter_config net_rx_rl[VM_MAX_NETS], net_tx_rl[VM_MAX_NETS];
 	int log_level;		   /* -1: leave the default */
 	enum seccomp_mode seccomp; /* --seccomp, ON by default */
 };

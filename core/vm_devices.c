@@ -107,6 +107,9 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 			snprintf(err, errlen, "%s", derr);
 			return errno ? -errno : -EINVAL;
 		}
+		if (i < cfg->nr_nets && (rate_limiter_config_is_limited(&cfg->net_rx_rl[i]) ||
+					 rate_limiter_config_is_limited(&cfg->net_tx_rl[i])))
+			virtio_net_set_rate_limiters(n, &cfg->net_rx_rl[i], &cfg->net_tx_rl[i]);
 		r = vm_devices_add(vm, &virtio_net_ops, n, err, errlen);
 		if (r)
 			return r;

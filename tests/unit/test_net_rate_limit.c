@@ -47,9 +47,9 @@ struct peer {
 static void make_frame(uint8_t *f, uint32_t seq)
 {
 	memset(f, 0, FRAME);
-	memset(f, 0xff, 6);	/* broadcast */
-	f[6] = 0x52;		/* source */
-	f[12] = 0x88;		/* local experimental ethertype */
+	memset(f, 0xff, 6); /* broadcast */
+	f[6] = 0x52;	    /* source */
+	f[12] = 0x88;	    /* local experimental ethertype */
 	f[13] = 0xb5;
 	memcpy(f + 14, &seq, 4);
 }
