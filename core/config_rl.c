@@ -11,15 +11,14 @@
 
 #define RL_JSON_MAX 1125899906842624.0 /* 2^50 tokens, as util/rate_limiter caps them */
 
-static int rl_fail(char *err, size_t errlen, const char *name, const char *what,
-		   const char *why)
+static int rl_fail(char *err, size_t errlen, const char *name, const char *what, const char *why)
 {
 	snprintf(err, errlen, "%s: %s: %s", name, what, why);
 	return -EINVAL;
 }
 
-static int only_keys(const cJSON *obj, const char *const *known, const char *name,
-		     const char *what, char *err, size_t errlen)
+static int only_keys(const cJSON *obj, const char *const *known, const char *name, const char *what,
+		     char *err, size_t errlen)
 {
 	const cJSON *it;
 
@@ -37,8 +36,8 @@ static int only_keys(const cJSON *obj, const char *const *known, const char *nam
 	return 0;
 }
 
-static int number(const cJSON *obj, const char *key, double max, bool is_required,
-		  uint64_t *out, const char *name, const char *what, char *err, size_t errlen)
+static int number(const cJSON *obj, const char *key, double max, bool is_required, uint64_t *out,
+		  const char *name, const char *what, char *err, size_t errlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -58,8 +57,8 @@ static int number(const cJSON *obj, const char *key, double max, bool is_require
 	return 0;
 }
 
-static int bucket(const cJSON *obj, struct rl_bucket_config *b, const char *name,
-		  const char *what, char *err, size_t errlen)
+static int bucket(const cJSON *obj, struct rl_bucket_config *b, const char *name, const char *what,
+		  char *err, size_t errlen)
 {
 	static const char *const known[] = {"size", "one_time_burst", "refill_time", NULL};
 	int r;
@@ -70,16 +69,16 @@ static int bucket(const cJSON *obj, struct rl_bucket_config *b, const char *name
 		return r;
 	memset(b, 0, sizeof(*b));
 	if ((r = number(obj, "size", RL_JSON_MAX, true, &b->size, name, what, err, errlen)) ||
-	    (r = number(obj, "one_time_burst", RL_JSON_MAX, false, &b->one_time_burst, name,
-			what, err, errlen)) ||
-	    (r = number(obj, "refill_time", 86400000.0, true, &b->refill_time_ms, name, what,
-			err, errlen)))
+	    (r = number(obj, "one_time_burst", RL_JSON_MAX, false, &b->one_time_burst, name, what,
+			err, errlen)) ||
+	    (r = number(obj, "refill_time", 86400000.0, true, &b->refill_time_ms, name, what, err,
+			errlen)))
 		return r;
 	return 0;
 }
 
-int config_json_rate_limiter(const cJSON *obj, struct rate_limiter_config *out,
-			     const char *what, const char *name, char *err, size_t errlen)
+int config_json_rate_limiter(const cJSON *obj, struct rate_limiter_config *out, const char *what,
+			     const char *name, char *err, size_t errlen)
 {
 	static const char *const known[] = {"bandwidth", "ops", NULL};
 	struct rate_limiter_config c = {0};

@@ -11,7 +11,7 @@
 /* obj: {"bandwidth": TokenBucket, "ops": TokenBucket}, each bucket {"size": N,
  * "refill_time": MS, "one_time_burst": N (optional)}; NULL obj leaves *out untouched.
  * what names the object in messages ("a drive's \"rate_limiter\""). 0 or -EINVAL. */
-int config_json_rate_limiter(const cJSON *obj, struct rate_limiter_config *out,
-			     const char *what, const char *name, char *err, size_t errlen);
+int config_json_rate_limiter(const cJSON *obj, struct rate_limiter_config *out, const char *what,
+			     const char *name, char *err, size_t errlen);
 
 #endif

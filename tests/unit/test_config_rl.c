@@ -18,16 +18,17 @@ TEST(json_drive_and_net_limiters)
 {
 	struct vm_config c;
 	char err[256] = "";
-	int r = parse(&c,
-		      "{\"boot-source\": {\"kernel_image_path\": \"k\"},"
-		      " \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"d.img\","
-		      "  \"rate_limiter\": {\"bandwidth\": {\"size\": 10485760, \"refill_time\": "
-		      "1000, \"one_time_burst\": 1048576}, \"ops\": {\"size\": 500, "
-		      "\"refill_time\": 100}}}],"
-		      " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"backend\": \"none\","
-		      "  \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 10}},"
-		      "  \"tx_rate_limiter\": {\"ops\": {\"size\": 7, \"refill_time\": 70}}}]}",
-		      err, sizeof(err));
+	int r =
+	    parse(&c,
+		  "{\"boot-source\": {\"kernel_image_path\": \"k\"},"
+		  " \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"d.img\","
+		  "  \"rate_limiter\": {\"bandwidth\": {\"size\": 10485760, \"refill_time\": "
+		  "1000, \"one_time_burst\": 1048576}, \"ops\": {\"size\": 500, "
+		  "\"refill_time\": 100}}}],"
+		  " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"backend\": \"none\","
+		  "  \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 10}},"
+		  "  \"tx_rate_limiter\": {\"ops\": {\"size\": 7, \"refill_time\": 70}}}]}",
+		  err, sizeof(err));
 	CHECK_EQ(r, 0);
 	if (r)
 		fprintf(stderr, "  %s\n", err);
@@ -47,10 +48,10 @@ TEST(json_drive_and_net_limiters)
 TEST(json_bad_limiters_refused)
 {
 	static const char *const bad[] = {
-	    "{\"bandwidth\": {\"size\": 10}}",			      /* no refill_time */
-	    "{\"bandwidth\": {\"refill_time\": 10}}",		      /* no size */
-	    "{\"bandwidth\": {\"size\": -1, \"refill_time\": 10}}",    /* negative */
-	    "{\"bandwidth\": {\"size\": 1.5, \"refill_time\": 10}}",   /* fraction */
+	    "{\"bandwidth\": {\"size\": 10}}",				/* no refill_time */
+	    "{\"bandwidth\": {\"refill_time\": 10}}",			/* no size */
+	    "{\"bandwidth\": {\"size\": -1, \"refill_time\": 10}}",	/* negative */
+	    "{\"bandwidth\": {\"size\": 1.5, \"refill_time\": 10}}",	/* fraction */
 	    "{\"bandwidth\": {\"size\": \"10\", \"refill_time\": 10}}", /* string */
 	    "{\"bandwidth\": {\"size\": 10, \"refill_time\": 10, \"burst\": 1}}", /* key */
 	    "{\"bw\": {\"size\": 10, \"refill_time\": 10}}",
