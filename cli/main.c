@@ -1,6 +1,7 @@
 /* main.c — the arcvmm command: parse the configuration, set up the terminal, build and run
  * the VM, report why it ended, and turn that into the exit status. The only file that
  * calls exit(). */
+#include "core/jail.h"
 #include "core/config.h"
 #include "util/log.h"
 #include "core/vm.h"
@@ -62,6 +63,15 @@ int main(int argc, char **argv)
 	if (cfg.log_level >= 0)
 		log_threshold = (enum log_level)cfg.log_level;
 
+	if (cfg.jail_dir) {
+		struct jail_config j = {cfg.jail_dir, cfg.jail_uid, cfg.jail_gid};
+		r = jail_enter(&cfg, &j, err, sizeof(err));
+		if (r) {
+			log_error("%s", err);
+			config_fini(&cfg);
+			return 1;
+		}
+	}
 	r = vm_create(&cfg, &vm, err, sizeof(err));
 	if (r) {
 		log_error("%s", err[0] ? err : strerror(-r));

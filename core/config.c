@@ -47,6 +47,8 @@ void config_init(struct vm_config *c)
 	c->has_acpi = true;
 	c->log_level = -1;
 	c->seccomp = SECCOMP_ON;
+	c->jail_uid = 65534;
+	c->jail_gid = 65534;
 }
 
 void config_fini(struct vm_config *c)
@@ -54,6 +56,7 @@ void config_fini(struct vm_config *c)
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
+	free(c->jail_dir);
 	for (unsigned i = 0; i < c->nr_disks; i++) {
 		free(c->disks[i].path);
 		free(c->disks[i].id);
@@ -668,6 +671,9 @@ void config_usage(FILE *f)
 	      "                       drives, network-interfaces); later options override it\n"
 	      "  -v, --verbose        more log output (repeat for debug)\n"
 	      "  -q, --quiet          errors only\n"
+	      "  --jail DIR           (root) run in new mount/PID(/net) namespaces, chrooted\n"
+	      "                       into DIR with only the VM's files, as --jail-uid N and\n"
+	      "                       --jail-gid N (default 65534) without capabilities\n"
 	      "  --seccomp MODE       per-thread syscall filters: on (default; a forbidden\n"
 	      "                       call kills the VM with a log line), log, off\n"
 	      "  -h, --help           this text\n"
@@ -694,6 +700,9 @@ enum {
 	OPT_CONFIG,
 	OPT_VERSION,
 	OPT_SECCOMP,
+	OPT_JAIL,
+	OPT_JAIL_UID,
+	OPT_JAIL_GID,
 };
 
 static const struct option long_opts[] = {
@@ -715,6 +724,9 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"seccomp", required_argument, NULL, OPT_SECCOMP},
+    {"jail", required_argument, NULL, OPT_JAIL},
+    {"jail-uid", required_argument, NULL, OPT_JAIL_UID},
+    {"jail-gid", required_argument, NULL, OPT_JAIL_GID},
     {NULL, 0, NULL, 0},
 };
 
@@ -783,6 +795,21 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_CONFIG:
 			break; /* read in pass 1 */
+		case OPT_JAIL:
+			if (!*optarg)
+				return fail(err, errlen, "--jail: empty directory name");
+			r = set_str(&c->jail_dir, optarg);
+			break;
+		case OPT_JAIL_UID:
+		case OPT_JAIL_GID: {
+			unsigned long v;
+			if (parse_uint(optarg, 4294967294UL, &v) || v == 0)
+				return fail(err, errlen, "%s %s: must be a uid/gid from 1",
+					    opt == OPT_JAIL_UID ? "--jail-uid" : "--jail-gid",
+					    optarg);
+			*(opt == OPT_JAIL_UID ? &c->jail_uid : &c->jail_gid) = (unsigned)v;
+			break;
+		}
 		case OPT_SECCOMP:
 			if (seccomp_parse_mode(optarg, &c->seccomp) < 0)
 				return fail(err, errlen, "--seccomp %s: must be off, log or on",

@@ -53,8 +53,10 @@ struct vm_config {
 	/* JSON "rx_rate_limiter"/"tx_rate_limiter" of nets[i] (--net takes rx-bw= etc. in
 	 * its spec instead); zero: none. */
 	struct rate_limiter_config net_rx_rl[VM_MAX_NETS], net_tx_rl[VM_MAX_NETS];
-	int log_level;		   /* -1: leave the default */
-	enum seccomp_mode seccomp; /* --seccomp, ON by default */
+	int log_level;		     /* -1: leave the default */
+	enum seccomp_mode seccomp;   /* --seccomp, ON by default */
+	char *jail_dir;		     /* --jail DIR (core/jail.h); NULL: no jail */
+	unsigned jail_uid, jail_gid; /* --jail-uid/--jail-gid, 65534 by default */
 };
 
 #define CONFIG_DEFAULT_CMDLINE \
