@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 static int jfail(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int jfail(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
@@ -56,8 +56,7 @@ static int bind_in(const char *dir, const char *rel, const char *src, bool is_ro
 	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
 		return jfail(err, errlen, -errno, "--jail: bind %s: %s", src, strerror(errno));
 	if (is_ro && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-		return jfail(err, errlen, -errno, "--jail: read-only %s: %s", dst,
-			     strerror(errno));
+		return jfail(err, errlen, -errno, "--jail: read-only %s: %s", dst, strerror(errno));
 	return 0;
 }
 
@@ -79,8 +78,7 @@ static int make_node(const char *dir, const char *rel, const char *src, const st
 }
 
 /* Binds *path under /files/N-basename and rewrites *path to that. */
-static int bind_file(const char *dir, char **path, unsigned n, bool is_ro, char *err,
-		     size_t errlen)
+static int bind_file(const char *dir, char **path, unsigned n, bool is_ro, char *err, size_t errlen)
 {
 	char rel[512];
 	const char *base = strrchr(*path, '/');
@@ -149,7 +147,8 @@ int jail_enter(struct vm_config *c, const struct jail_config *j, char *err, size
 	if (stat(j->dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return jfail(err, errlen, -ENOTDIR, "--jail %s: not a directory", j->dir);
 	if (j->uid == 0 || j->gid == 0)
-		return jfail(err, errlen, -EINVAL, "--jail: --jail-uid and --jail-gid must not be 0");
+		return jfail(err, errlen, -EINVAL,
+			     "--jail: --jail-uid and --jail-gid must not be 0");
 	for (unsigned i = 0; i < c->nr_nets; i++) {
 		if (!strncmp(c->nets[i], "tap=", 4))
 			needs_tun = true;
