@@ -57,6 +57,7 @@ void config_fini(struct vm_config *c)
 	}
 	for (unsigned i = 0; i < c->nr_nets; i++)
 		free(c->nets[i]);
+	free(c->balloon);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -518,9 +519,11 @@ static int json_nets(struct vm_config *c, const cJSON *arr, const char *name, ch
 int config_parse_json(struct vm_config *c, const char *text, const char *name, char *err,
 		      size_t errlen)
 {
-	static const char *const known[] = {
-	    "boot-source", "machine-config", "drives", "network-interfaces", "console", "entropy",
-	    "logger",	   "metrics",	     NULL};
+	static const char *const known[] = {"boot-source", "machine-config",
+					    "drives",	   "network-interfaces",
+					    "console",	   "entropy",
+					    "logger",	   "metrics",
+					    "balloon",	   NULL};
 	cJSON *root = cJSON_Parse(text);
 	const cJSON *it;
 	int r;
@@ -566,6 +569,9 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 		}
 		c->has_rng = cJSON_IsTrue(it);
 	}
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "balloon")) &&
+	    (r = config_parse_balloon_json(c, it, name, err, errlen)))
+		goto out;
 out:
 	cJSON_Delete(root);
 	return r;
@@ -632,6 +638,8 @@ void config_usage(FILE *f)
 	      "                       (default: user when built with libslirp)\n"
 	      "  --console MODE       serial (default: ttyS0) or virtio (hvc0)\n"
 	      "  --no-rng             no virtio-rng device\n"
+	      "  --balloon target=SIZE[,deflate_on_oom][,stats=SECONDS][,free_page_reporting]\n"
+	      "                       virtio-balloon: SIZE of guest RAM to reclaim (e.g. 128M)\n"
 	      "  --no-acpi            no ACPI tables (the guest then uses the MP table and\n"
 	      "                       cannot power off, only reboot)\n"
 	      "  --config FILE        JSON config (Firecracker-like: boot-source, machine-config,\n"
@@ -661,6 +669,7 @@ enum {
 	OPT_NO_ACPI,
 	OPT_CONFIG,
 	OPT_VERSION,
+	OPT_BALLOON,
 };
 
 static const struct option long_opts[] = {
@@ -677,6 +686,7 @@ static const struct option long_opts[] = {
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"config", required_argument, NULL, OPT_CONFIG},
+    {"balloon", required_argument, NULL, OPT_BALLOON},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -749,6 +759,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_CONFIG:
 			break; /* read in pass 1 */
+		case OPT_BALLOON:
+			r = config_set_balloon(c, optarg, err, errlen);
+			break;
 		case 'v':
 			verbosity++;
 			break;
