@@ -47,8 +47,8 @@
 enum { Q_INFLATE, Q_DEFLATE, Q_STATS, Q_REPORT, Q_NR };
 
 const char *const virtio_balloon_stat_names[VIRTIO_BALLOON_S_NR] = {
-    "swap_in",	   "swap_out",	   "major_faults",     "minor_faults",	      "free_memory",
-    "total_memory", "available_memory", "disk_caches", "hugetlb_allocations", "hugetlb_failures",
+    "swap_in",	    "swap_out",		"major_faults", "minor_faults",	       "free_memory",
+    "total_memory", "available_memory", "disk_caches",	"hugetlb_allocations", "hugetlb_failures",
 };
 
 struct virtio_balloon {
@@ -56,8 +56,8 @@ struct virtio_balloon {
 	struct virtio_balloon_config cfg; /* as created; amount_mib follows set_target */
 	struct virtio_mmio *t;
 	struct worker *worker;
-	int timer_fd; /* statistics polling, -1 without STATS_VQ */
-	int qidx[Q_NR]; /* transport queue index of each role, -1 if not negotiated */
+	int timer_fd;		  /* statistics polling, -1 without STATS_VQ */
+	int qidx[Q_NR];		  /* transport queue index of each role, -1 if not negotiated */
 	struct virtq_chain chain; /* worker-owned scratch */
 	bool has_stats_buf;	  /* the worker holds the driver's stats buffer */
 	uint16_t stats_head;
@@ -207,7 +207,8 @@ static void pfn_kick(struct virtio_balloon *b, struct worker *w, int role)
 			b->stats.nr_bad_chains++;
 		pthread_mutex_unlock(&b->lock);
 		if (bad)
-			log_guest("virtio-balloon: %llu PFNs outside RAM ignored", (unsigned long long)bad);
+			log_guest("virtio-balloon: %llu PFNs outside RAM ignored",
+				  (unsigned long long)bad);
 		virtq_push(q, b->chain.head, 0);
 		if (worker_should_yield(w))
 			break;
@@ -311,7 +312,8 @@ static void stats_tick(struct worker *w, int fd, uint32_t events, void *arg)
 
 static int arm_timer(struct virtio_balloon *b, uint32_t seconds)
 {
-	struct itimerspec its = {.it_interval = {.tv_sec = seconds}, .it_value = {.tv_sec = seconds}};
+	struct itimerspec its = {.it_interval = {.tv_sec = seconds},
+				 .it_value = {.tv_sec = seconds}};
 
 	if (b->timer_fd < 0)
 		return 0;
@@ -376,7 +378,8 @@ static int balloon_activate(void *dev, struct virtio_mmio *t)
 	b->qidx[Q_REPORT] = (f & VIRTIO_BIT(VIRTIO_BALLOON_F_PAGE_REPORTING)) ? next++ : -1;
 	b->has_stats_buf = false;
 	for (int i = 0; i < Q_NR; i++) {
-		struct virtq *q = b->qidx[i] >= 0 ? virtio_mmio_queue(t, (unsigned)b->qidx[i]) : NULL;
+		struct virtq *q =
+		    b->qidx[i] >= 0 ? virtio_mmio_queue(t, (unsigned)b->qidx[i]) : NULL;
 		if (b->qidx[i] >= 0 && (!q || !q->is_ready))
 			b->qidx[i] = -1; /* a queue the driver did not set up */
 	}
@@ -503,9 +506,10 @@ int virtio_balloon_parse_spec(struct virtio_balloon_config *c, const char *spec,
 		} else if (!strncmp(tok, "stats=", 6)) {
 			unsigned long s = strtoul(tok + 6, &end, 10);
 			if (tok[6] < '0' || tok[6] > '9' || *end || s > 86400) {
-				snprintf(err, errlen,
-					 "--balloon %s: not a polling interval in seconds (0..86400)",
-					 tok);
+				snprintf(
+				    err, errlen,
+				    "--balloon %s: not a polling interval in seconds (0..86400)",
+				    tok);
 				r = -EINVAL;
 				break;
 			}
@@ -515,10 +519,11 @@ int virtio_balloon_parse_spec(struct virtio_balloon_config *c, const char *spec,
 		} else if (!strcmp(tok, "free_page_reporting")) {
 			c->free_page_reporting = true;
 		} else {
-			snprintf(err, errlen,
-				 "--balloon %s: unknown (target=SIZE, deflate_on_oom, stats=SECONDS, "
-				 "free_page_reporting)",
-				 tok);
+			snprintf(
+			    err, errlen,
+			    "--balloon %s: unknown (target=SIZE, deflate_on_oom, stats=SECONDS, "
+			    "free_page_reporting)",
+			    tok);
 			r = -EINVAL;
 			break;
 		}

@@ -145,8 +145,8 @@ TEST(features_and_config)
 	struct env e;
 	uint32_t v = 0;
 
-	CHECK(env_start(&e, "target=8M,deflate_on_oom,stats=5,free_page_reporting", 4,
-			WANT_ALL) == 0);
+	CHECK(env_start(&e, "target=8M,deflate_on_oom,stats=5,free_page_reporting", 4, WANT_ALL) ==
+	      0);
 	CHECK(e.sd.features & VIRTIO_BIT(VIRTIO_BALLOON_F_STATS_VQ));
 	CHECK(e.sd.features & VIRTIO_BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM));
 	CHECK(e.sd.features & VIRTIO_BIT(VIRTIO_BALLOON_F_PAGE_REPORTING));
@@ -205,7 +205,7 @@ TEST(inflate_punches_holes)
 	CHECK(send_range(&e, 0, 24 * MIB, 4 * MIB) == 0);
 	uint64_t after = allocated(&e);
 	CHECK(before - after >= 8 * MIB);
-	CHECK(is_filled(&e, 4 * MIB, 4 * MIB, 0));  /* punched pages read as zero */
+	CHECK(is_filled(&e, 4 * MIB, 4 * MIB, 0)); /* punched pages read as zero */
 	CHECK(is_filled(&e, 24 * MIB, 4 * MIB, 0));
 	CHECK(is_filled(&e, 8 * MIB, PAGE, 0x11));
 	struct virtio_balloon_stats s;
@@ -230,12 +230,14 @@ TEST(hostile_pfns)
 	memset(gp(&e, HOLE_LO - PAGE), FILL_BYTE, PAGE);
 	uint64_t before = allocated(&e);
 	uint32_t pfns[] = {
-	    0xffffffff,			   /* far past RAM */
-	    (uint32_t)(HOLE_LO / PAGE),	   /* first page of the hole */
+	    0xffffffff,			    /* far past RAM */
+	    (uint32_t)(HOLE_LO / PAGE),	    /* first page of the hole */
 	    (uint32_t)(HOLE_LO / PAGE) + 5, /* inside the hole */
 	    (uint32_t)(36 * MIB / PAGE),    /* just past the end */
 	    (uint32_t)(36 * MIB / PAGE) + 1,
-	    0xfffffffe, 0xffffffff, 0, /* a run that wraps 32 bits: 0 is fine on its own */
+	    0xfffffffe,
+	    0xffffffff,
+	    0, /* a run that wraps 32 bits: 0 is fine on its own */
 	};
 	CHECK(send_pfns(&e, 0, pfns, sizeof(pfns) / 4) == 0);
 	struct virtio_balloon_stats s = stats_of(&e);
