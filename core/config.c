@@ -63,6 +63,7 @@ void config_fini(struct vm_config *c)
 	}
 	for (unsigned i = 0; i < c->nr_nets; i++)
 		free(c->nets[i]);
+	free(c->balloon);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -548,9 +549,11 @@ static int json_nets(struct vm_config *c, const cJSON *arr, const char *name, ch
 int config_parse_json(struct vm_config *c, const char *text, const char *name, char *err,
 		      size_t errlen)
 {
-	static const char *const known[] = {
-	    "boot-source", "machine-config", "drives", "network-interfaces", "console", "entropy",
-	    "logger",	   "metrics",	     NULL};
+	static const char *const known[] = {"boot-source", "machine-config",
+					    "drives",	   "network-interfaces",
+					    "console",	   "entropy",
+					    "logger",	   "metrics",
+					    "balloon",	   NULL};
 	cJSON *root = cJSON_Parse(text);
 	const cJSON *it;
 	int r;
@@ -596,6 +599,9 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 		}
 		c->has_rng = cJSON_IsTrue(it);
 	}
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "balloon")) &&
+	    (r = config_parse_balloon_json(c, it, name, err, errlen)))
+		goto out;
 out:
 	cJSON_Delete(root);
 	return r;
@@ -665,6 +671,8 @@ void config_usage(FILE *f)
 	      "                       (default: user when built with libslirp)\n"
 	      "  --console MODE       serial (default: ttyS0) or virtio (hvc0)\n"
 	      "  --no-rng             no virtio-rng device\n"
+	      "  --balloon target=SIZE[,deflate_on_oom][,stats=SECONDS][,free_page_reporting]\n"
+	      "                       virtio-balloon: SIZE of guest RAM to reclaim (e.g. 128M)\n"
 	      "  --no-acpi            no ACPI tables (the guest then uses the MP table and\n"
 	      "                       cannot power off, only reboot)\n"
 	      "  --config FILE        JSON config (Firecracker-like: boot-source, machine-config,\n"
@@ -703,6 +711,7 @@ enum {
 	OPT_JAIL,
 	OPT_JAIL_UID,
 	OPT_JAIL_GID,
+	OPT_BALLOON,
 };
 
 static const struct option long_opts[] = {
@@ -719,6 +728,7 @@ static const struct option long_opts[] = {
     {"no-rng", no_argument, NULL, OPT_NO_RNG},
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"config", required_argument, NULL, OPT_CONFIG},
+    {"balloon", required_argument, NULL, OPT_BALLOON},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -814,6 +824,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			if (seccomp_parse_mode(optarg, &c->seccomp) < 0)
 				return fail(err, errlen, "--seccomp %s: must be off, log or on",
 					    optarg);
+			break;
+		case OPT_BALLOON:
+			r = config_set_balloon(c, optarg, err, errlen);
 			break;
 		case 'v':
 			verbosity++;

@@ -57,6 +57,9 @@ struct vm_config {
 	enum seccomp_mode seccomp;   /* --seccomp, ON by default */
 	char *jail_dir;		     /* --jail DIR (core/jail.h); NULL: no jail */
 	unsigned jail_uid, jail_gid; /* --jail-uid/--jail-gid, 65534 by default */
+	/* --balloon spec ("target=SIZE,deflate_on_oom,stats=S,free_page_reporting"), checked
+	 * by config_set_balloon(); NULL: no balloon. */
+	char *balloon;
 };
 
 #define CONFIG_DEFAULT_CMDLINE \
@@ -79,5 +82,10 @@ int config_parse_size(const char *s, uint64_t *out);
 /* "path[,ro][,id=ID][,direct][,queues=N]". 0 or -EINVAL with err. */
 int config_parse_disk(struct vm_disk_config *d, const char *spec, char *err, size_t errlen);
 void config_usage(FILE *f);
+/* core/config_balloon.c: --balloon SPEC (a second one is an error) and the JSON object. */
+int config_set_balloon(struct vm_config *c, const char *spec, char *err, size_t errlen);
+struct cJSON;
+int config_parse_balloon_json(struct vm_config *c, const struct cJSON *obj, const char *name,
+			      char *err, size_t errlen);
 
 #endif

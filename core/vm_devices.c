@@ -7,6 +7,7 @@
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/setup.h"
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
@@ -134,6 +135,18 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		r = vm_devices_add(vm, &virtio_rng_ops, rng, err, errlen);
 		if (r)
 			return r;
+	}
+	if (cfg->balloon) {
+		struct virtio_balloon_config bc;
+		if ((r = virtio_balloon_parse_spec(&bc, cfg->balloon, err, errlen)))
+			return r;
+		struct virtio_balloon *b = virtio_balloon_create(&vm->mem, &bc, err, errlen);
+		if (!b)
+			return -errno;
+		r = vm_devices_add(vm, &virtio_balloon_ops, b, err, errlen);
+		if (r)
+			return r;
+		vm->balloon = b; /* for the control plane: virtio_balloon_set_target() etc. */
 	}
 	return 0;
 }

@@ -29,6 +29,8 @@ struct vm_vcpu {
 	bool is_started;
 };
 
+struct virtio_balloon;
+
 struct vm {
 	unsigned ncpus;
 	enum vm_console_mode console;
@@ -41,6 +43,7 @@ struct vm {
 
 	struct virtio_mmio *virtio[X86_VIRTIO_MMIO_SLOTS];
 	unsigned nr_virtio;
+	struct virtio_balloon *balloon; /* owned by its transport in virtio[]; NULL: none */
 
 	struct serial *serial;
 	pthread_mutex_t pio_lock; /* i8042, RTC and ACPI PM registers */
