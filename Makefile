@@ -24,7 +24,7 @@ endif
 
 ARCVMM_VERSION := 0.1.0
 CFLAGS_BASE := -DARCVMM_VERSION=\"$(ARCVMM_VERSION)\" -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -D_GNU_SOURCE -I. \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -D_GNU_SOURCE -I. -Iinclude \
 	-fno-strict-aliasing -pthread
 CFLAGS += $(CFLAGS_BASE) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
 ifeq ($(HAVE_SLIRP),1)

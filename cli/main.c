@@ -1,16 +1,26 @@
-/* main.c — the arcvmm command: parse the configuration, set up the terminal, build and run
- * the VM, report why it ended, and turn that into the exit status. The only file that
- * calls exit(). */
-#include "core/jail.h"
-#include "core/config.h"
-#include "util/log.h"
-#include "core/vm.h"
+/* main.c — the arcvmm command, a client of libarcvmm (include/arcvmm.h) only: parse the
+ * options, set up the terminal, create and start the VM, turn signals into graceful or
+ * hard stops, report why the VM ended and turn that into the exit status. The only file
+ * that calls exit() (by returning from main).
+ *
+ * Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked and read from a signalfd, so
+ * they arrive here, in order, never inside the library's threads. The first SIGTERM asks
+ * the guest to power off (the ACPI power button; Ctrl-Alt-Del without ACPI) and allows it
+ * --shutdown-timeout seconds before a hard stop; a second SIGTERM, or SIGINT, SIGHUP or
+ * SIGQUIT, stops the VM at once. Either hard stop exits 128+N.
+ */
+#include "arcvmm.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct termios saved_tio;
@@ -40,68 +50,210 @@ static void raw_terminal(void)
 	tcsetattr(STDIN_FILENO, TCSANOW, &tio);
 }
 
+/* The command's own options, taken out of argv before the library parses the VM's. */
+struct cli_options {
+	double shutdown_timeout_s; /* after the first SIGTERM */
+	bool wants_help;
+};
+
+static void cli_usage(FILE *f)
+{
+	fputs("\n"
+	      "Command options:\n"
+	      "  --shutdown-timeout S seconds the guest gets to power off after SIGTERM before\n"
+	      "                       a hard stop (default 10; 0: hard stop at once)\n"
+	      "\n"
+	      "Signals: SIGTERM presses the guest's ACPI power button (Ctrl-Alt-Del without\n"
+	      "ACPI); a second SIGTERM, or SIGINT, SIGHUP or SIGQUIT, stops the VM at once.\n"
+	      "\n"
+	      "Exit status: 0 when the guest powers off, reboots or triple-faults or Ctrl-A x\n"
+	      "is typed; 1 for a configuration or host error; 2 when KVM fails to run the\n"
+	      "guest; 3 after a guest kernel panic; 128+N after a hard stop on signal N.\n",
+	      f);
+}
+
+/* Removes the command's options from argv (in place). Returns 0, or -1 with a message. */
+static int take_cli_options(int *argc, char **argv, struct cli_options *o)
+{
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		if (!strcmp(a, "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			o->wants_help = true;
+		if (!strncmp(a, "--shutdown-timeout", 18) && (a[18] == '\0' || a[18] == '=')) {
+			if (a[18] == '=') {
+				val = a + 19;
+			} else if (i + 1 < *argc) {
+				val = argv[++i];
+			} else {
+				fprintf(stderr, "arcvmm: --shutdown-timeout needs a value\n");
+				return -1;
+			}
+			char *end;
+			errno = 0;
+			double d = strtod(val, &end);
+			if (errno || end == val || *end || !(d >= 0 && d <= 86400)) {
+				fprintf(
+				    stderr,
+				    "arcvmm: --shutdown-timeout %s: want seconds from 0 to 86400\n",
+				    val);
+				return -1;
+			}
+			o->shutdown_timeout_s = d;
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_line(const char *msg)
+{
+	/* The library's own format, so the user sees one style. */
+	fprintf(stderr, "arcvmm: %s\n", msg);
+}
+
+/* Waits for the end of the VM while turning signals into stops (see the top comment). */
+static void supervise(struct arcvmm_vm *vm, int sfd, const struct cli_options *o)
+{
+	int64_t deadline = -1;
+	bool has_asked = false;
+
+	for (;;) {
+		struct pollfd p[2] = {{.fd = arcvmm_event_fd(vm), .events = POLLIN},
+				      {.fd = sfd, .events = POLLIN}};
+		int timeout = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ms();
+			timeout = left > 0 ? (int)left : 0;
+		}
+		int n = poll(p, 2, timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			return;
+		if (n == 0 && deadline >= 0) {
+			log_line("the guest did not power off in time: stopping it");
+			arcvmm_stop(vm, SIGTERM);
+			return;
+		}
+		if (!(p[1].revents & POLLIN))
+			continue;
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGTERM && !has_asked && o->shutdown_timeout_s > 0) {
+			has_asked = true;
+			int r = arcvmm_request_shutdown(vm, ARCVMM_SHUTDOWN_POWER_BUTTON);
+			if (r == -ENOTSUP)
+				r = arcvmm_request_shutdown(vm, ARCVMM_SHUTDOWN_CTRL_ALT_DEL);
+			if (r == 0) {
+				deadline = now_ms() + (int64_t)(o->shutdown_timeout_s * 1000);
+				continue;
+			}
+			/* Paused, or no way to ask: a hard stop is all that is left. */
+		}
+		arcvmm_stop(vm, sig);
+		return;
+	}
+	arcvmm_stop(vm, SIGTERM);
+}
+
 int main(int argc, char **argv)
 {
-	struct vm_config cfg;
-	struct vm_exit_info info;
-	struct vm *vm = NULL;
-	char err[1024] = "";
-	int r, status;
+	struct cli_options o = {.shutdown_timeout_s = 10};
+	struct arcvmm_config *cfg;
+	struct arcvmm_vm *vm;
+	struct arcvmm_exit ex;
+	sigset_t sigs;
+	int r, sfd;
 
 	signal(SIGPIPE, SIG_IGN);
-	config_init(&cfg);
-	r = config_parse_args(&cfg, argc, argv, err, sizeof(err));
-	if (r == CONFIG_HELP) {
-		config_fini(&cfg);
-		return 0;
-	}
-	if (r) {
-		log_error("%s", err[0] ? err : strerror(-r));
-		config_fini(&cfg);
+	if (take_cli_options(&argc, argv, &o))
+		return 1;
+	cfg = arcvmm_config_new();
+	if (!cfg) {
+		log_line(arcvmm_last_error());
 		return 1;
 	}
-	if (cfg.log_level >= 0)
-		log_threshold = (enum log_level)cfg.log_level;
-
-	if (cfg.jail_dir) {
-		struct jail_config j = {cfg.jail_dir, cfg.jail_uid, cfg.jail_gid};
-		r = jail_enter(&cfg, &j, err, sizeof(err));
-		if (r) {
-			log_error("%s", err);
-			config_fini(&cfg);
-			return 1;
-		}
+	r = arcvmm_config_parse_args(cfg, argc, argv);
+	if (r == 1) {
+		if (o.wants_help)
+			cli_usage(stdout);
+		arcvmm_config_free(cfg);
+		return 0;
 	}
-	r = vm_create(&cfg, &vm, err, sizeof(err));
-	if (r) {
-		log_error("%s", err[0] ? err : strerror(-r));
-		config_fini(&cfg);
+	if (r || (r = arcvmm_config_enter_jail(cfg))) {
+		log_line(arcvmm_last_error());
+		arcvmm_config_free(cfg);
+		return 1;
+	}
+
+	/* Blocked before any thread exists, so every thread inherits it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		perror("arcvmm: signalfd");
+		arcvmm_config_free(cfg);
+		return 1;
+	}
+
+	vm = arcvmm_create(cfg);
+	arcvmm_config_free(cfg);
+	if (!vm) {
+		log_line(arcvmm_last_error());
 		return 1;
 	}
 	raw_terminal();
-	memset(&info, 0, sizeof(info));
-	vm_run(vm, &info);
+	if (arcvmm_start(vm)) {
+		restore_terminal();
+		log_line(arcvmm_last_error());
+		arcvmm_destroy(vm);
+		return 1;
+	}
+	supervise(vm, sfd, &o);
+	arcvmm_wait(vm, -1);
 	restore_terminal();
+	arcvmm_exit(vm, &ex);
+
+	int status = ex.status;
+	if (ex.end == ARCVMM_END_ERROR) {
+		log_line(ex.reason);
+		if (ex.detail[0])
+			fprintf(stderr, "%s\n", ex.detail);
+	} else if (status != 0 || arcvmm_get_log_level() > 0) {
+		/* Not a warning, but the user should learn why the VM ended unless -q. */
+		log_line(ex.reason);
+	}
 	/* The caller (a shell, a container runtime) learns that the VM is over as soon as
 	 * it is; ARCVMM_SYNC_TEARDOWN=1 waits for the kernel's teardown instead. */
 	const char *sync = getenv("ARCVMM_SYNC_TEARDOWN");
 	if (sync && *sync == '1')
-		vm_destroy(vm);
+		arcvmm_destroy(vm);
 	else
-		vm_destroy_detached(vm);
-	bool is_quiet = cfg.log_level == LOG_ERROR;
-	config_fini(&cfg);
-
-	status = vm_exit_status(&info);
-	if (info.end == VM_END_ERROR) {
-		log_error("%s", info.reason);
-		if (info.detail[0])
-			fprintf(stderr, "%s\n", info.detail);
-	} else if (status != 0) {
-		log_error("%s", info.reason);
-	} else if (!is_quiet) {
-		/* Not a warning, but the user should always learn why the VM ended. */
-		log_error("%s", info.reason);
-	}
+		arcvmm_destroy_detached(vm);
+	close(sfd);
 	return status;
 }

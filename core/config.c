@@ -43,6 +43,8 @@ void config_init(struct vm_config *c)
 	c->mem_size = 256ULL << 20;
 	c->protocol = BOOT_PROTO_AUTO;
 	c->console = VM_CONSOLE_SERIAL;
+	c->console_in_fd = 0;
+	c->console_out_fd = 1;
 	c->has_rng = true;
 	c->has_acpi = true;
 	c->log_level = -1;
@@ -685,11 +687,7 @@ void config_usage(FILE *f)
 	      "  --seccomp MODE       per-thread syscall filters: on (default; a forbidden\n"
 	      "                       call kills the VM with a log line), log, off\n"
 	      "  -h, --help           this text\n"
-	      "  --version            print the version\n"
-	      "\n"
-	      "Exit status: 0 when the guest powers off, reboots or triple-faults; 1 for a\n"
-	      "configuration or host error; 2 when KVM fails to run the guest; 3 after a guest\n"
-	      "kernel panic; 128+N when stopped by signal N.\n",
+	      "  --version            print the version\n",
 	      f);
 }
 
@@ -855,9 +853,6 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 	}
 	if (optind < argc)
 		return fail(err, errlen, "%s: unexpected argument (see --help)", argv[optind]);
-	if (!c->kernel)
-		return fail(err, errlen,
-			    "no kernel: give --kernel FILE or --config FILE (see --help)");
 	c->log_level = quiet ? 0 : verbosity ? 1 + verbosity : -1;
 	return 0;
 }

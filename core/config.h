@@ -42,6 +42,7 @@ struct vm_config {
 	unsigned ncpus;
 	uint64_t mem_size; /* bytes */
 	enum vm_console_mode console;
+	int console_in_fd, console_out_fd; /* 0 and 1 by default; -1: none */
 	bool has_rng;
 	bool has_acpi; /* ACPI tables (power-off, device discovery for stock kernels) */
 	struct vm_disk_config disks[VM_MAX_DISKS];

@@ -1,9 +1,9 @@
 /* vm.c — creation, running and teardown of one VM. See vm.h.
  *
- * Threads: the caller of vm_run() is the control thread (epoll on signals, console input,
- * console output wake-ups and the "VM ended" eventfd); one thread per vCPU runs KVM_RUN and
- * handles port/MMIO exits by calling the devices' register handlers. The first thing that
- * ends the VM (guest reset, power-off, error, signal) wins; everything else then stops.
+ * Threads: the control thread (vm_control.c) starts one thread per vCPU, which runs KVM_RUN
+ * and handles port/MMIO exits by calling the devices' register handlers, and parks outside
+ * the guest while the VM is paused. The first thing that ends the VM (guest reset,
+ * power-off, error, a stop) wins; everything else then stops.
  *
  * Trusts: the config (already parsed) and our own modules; every guest-controlled value
  * reaches this file only as a port/MMIO access, which goes to a device that checks it.
@@ -33,19 +33,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
-#include <termios.h>
+#include <time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SERIAL_POLL_MS 10
 
 /* --- ending the VM --- */
 
-static void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt,
-		   ...) __attribute__((format(printf, 5, 6)));
-
-static void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt,
-		   ...)
+void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt, ...)
 {
 	va_list ap;
 	uint64_t one = 1;
@@ -66,6 +62,10 @@ static void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail
 	pthread_mutex_unlock(&vm->end_lock);
 	ssize_t w = write(vm->end_fd, &one, sizeof(one));
 	(void)w;
+	/* Parked vCPUs leave the park and stop. */
+	pthread_mutex_lock(&vm->park_lock);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
 	/* Stop the other vCPUs now: a guest that asked to reset must not run on. */
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if (vm->vcpus[i].hv)
@@ -87,6 +87,15 @@ static void vm_end_reset(struct vm *vm, enum vm_end end, const char *how)
 static void i8042_reset_cb(void *ctx)
 {
 	vm_end_reset(ctx, VM_END_RESET, "guest reset (i8042)");
+}
+
+static void i8042_irq_cb(void *ctx, bool level)
+{
+	struct vm *vm = ctx;
+	int r = hv_vm_irq_line(vm->hv, X86_I8042_KBD_IRQ, level);
+
+	if (r)
+		log_warn("i8042: cannot set IRQ %d: %s", X86_I8042_KBD_IRQ, strerror(-r));
 }
 
 static void acpi_poweroff_cb(void *ctx)
@@ -159,12 +168,20 @@ static void handle_mmio(struct vm *vm, uint64_t addr, uint8_t *data, unsigned si
 		  size, (unsigned long long)addr);
 }
 
-static void kick_handler(int sig)
+/* Pause: the vCPU waits here, outside KVM_RUN, until resumed or the VM ends. */
+static void vcpu_park(struct vm *vm)
 {
-	(void)sig;
+	pthread_mutex_lock(&vm->park_lock);
+	vm->nr_parked++;
+	pthread_cond_broadcast(&vm->park_cond);
+	while (atomic_load(&vm->is_pausing) && !atomic_load(&vm->is_ending))
+		pthread_cond_wait(&vm->park_cond, &vm->park_lock);
+	vm->nr_parked--;
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
 }
 
-static void *vcpu_thread(void *arg)
+void *vm_vcpu_thread(void *arg)
 {
 	struct vm_vcpu *v = arg;
 	struct vm *vm = v->vm;
@@ -184,6 +201,10 @@ static void *vcpu_thread(void *arg)
 	}
 
 	while (!atomic_load(&vm->is_ending)) {
+		if (atomic_load(&vm->is_pausing)) {
+			vcpu_park(vm);
+			continue;
+		}
 		int r = hv_vcpu_run(v->hv, &ex);
 		if (r) {
 			vm_end(vm, VM_END_ERROR, 0, NULL, "vcpu%u: KVM_RUN failed: %s", v->index,
@@ -192,14 +213,19 @@ static void *vcpu_thread(void *arg)
 		}
 		switch (ex.kind) {
 		case HV_EXIT_IO:
+			__atomic_store_n(&v->nr_exits_io, v->nr_exits_io + 1, __ATOMIC_RELAXED);
 			for (uint32_t i = 0; i < ex.count; i++)
 				handle_pio(vm, ex.port, ex.data + (size_t)i * ex.size, ex.size,
 					   ex.is_write);
 			break;
 		case HV_EXIT_MMIO:
+			__atomic_store_n(&v->nr_exits_mmio, v->nr_exits_mmio + 1, __ATOMIC_RELAXED);
 			handle_mmio(vm, ex.addr, ex.data, ex.size, ex.is_write);
 			break;
 		case HV_EXIT_INTR:
+			/* Clear first, then look at the flags: a kick sent after the clear
+			 * makes the next KVM_RUN return at once, so none is lost. */
+			__atomic_store_n(&v->nr_exits_intr, v->nr_exits_intr + 1, __ATOMIC_RELAXED);
 			if (!atomic_load(&vm->is_ending))
 				hv_vcpu_clear_kick(v->hv);
 			break;
@@ -241,27 +267,10 @@ static void *vcpu_thread(void *arg)
 
 /* --- creation --- */
 
-/* The signals that stop the VM. They are blocked in the control thread from vm_create()
- * on, before any device or vCPU thread exists, so every thread inherits the block and
- * vm_run()'s signalfd is the only place they arrive. */
-static void vm_stop_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGQUIT);
-	sigaddset(set, HV_SIG_KICK); /* only vCPU threads take kicks; they unblock it */
-}
-
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm;
-	sigset_t sigs;
 	int r;
-
-	vm_stop_signals(&sigs);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
@@ -269,6 +278,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return -ENOMEM;
 	}
 	vm->end_fd = -1;
+	vm->stopped_fd = -1;
+	vm->con_null_fd = -1;
 	vm->ncpus = cfg->ncpus;
 	seccomp_set_mode(cfg->seccomp);
 	const unsigned long *vcpu_ioctls;
@@ -277,11 +288,39 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->console = cfg->console;
 	pthread_mutex_init(&vm->pio_lock, NULL);
 	pthread_mutex_init(&vm->end_lock, NULL);
+	pthread_mutex_init(&vm->op_lock, NULL);
+	pthread_mutex_init(&vm->state_lock, NULL);
+	/* Both condition variables time out on CLOCK_MONOTONIC deadlines. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->state_cond, &ca);
+	pthread_mutex_init(&vm->park_lock, NULL);
+	pthread_cond_init(&vm->park_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	vm->state = VM_STATE_NOT_STARTED;
 	vm->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->end_fd < 0) {
+	vm->stopped_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->end_fd < 0 || vm->stopped_fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "eventfd: %s", strerror(-r));
 		goto fail;
+	}
+
+	vm->has_power_button = cfg->has_acpi;
+	vm->con_in_fd = cfg->console_in_fd;
+	vm->con_out_fd = cfg->console_out_fd;
+	if (vm->con_in_fd < 0 || vm->con_out_fd < 0) {
+		vm->con_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (vm->con_null_fd < 0) {
+			r = -errno;
+			snprintf(err, errlen, "/dev/null: %s", strerror(-r));
+			goto fail;
+		}
+		if (vm->con_in_fd < 0)
+			vm->con_in_fd = vm->con_null_fd;
+		if (vm->con_out_fd < 0)
+			vm->con_out_fd = vm->con_null_fd;
 	}
 
 	r = guest_mem_init(&vm->mem, cfg->mem_size, X86_MMIO_HOLE_START, X86_MMIO_HOLE_END);
@@ -299,6 +338,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto fail;
 	}
 	i8042_init(&vm->i8042, i8042_reset_cb, vm);
+	i8042_set_irq(&vm->i8042, i8042_irq_cb);
 	acpi_pm_init(&vm->acpi_pm, acpi_poweroff_cb, acpi_reset_cb, vm);
 	rtc_init(&vm->rtc);
 
@@ -381,195 +421,19 @@ fail:
 	return r;
 }
 
-/* --- running --- */
-
-#define CONSOLE_IN_MAX 4096
-
-struct console_state {
-	bool is_tty;
-	bool saw_ctrl_a;
-	bool stdin_open;
-	bool is_stdin_paused; /* out of epoll while the guest has not taken `pending` */
-	/* Input the UART's FIFO could not take yet: handed over as the guest reads. At most
-	 * two bytes per byte read (Ctrl-A then the key). */
-	uint8_t pending[2 * CONSOLE_IN_MAX];
-	size_t pending_off, pending_len;
-};
-
-/* Terminal input for the guest; in a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends one
- * Ctrl-A. Called only when nothing is pending. */
-static void console_read(struct vm *vm, struct console_state *cs, const uint8_t *buf, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = buf[i];
-		if (cs->is_tty && cs->saw_ctrl_a) {
-			cs->saw_ctrl_a = false;
-			if (c == 'x' || c == 'X') {
-				vm_end(vm, VM_END_USER, 0, NULL,
-				       "stopped from the console (Ctrl-A x)");
-				return;
-			}
-			if (c != 0x01)
-				cs->pending[n++] = 0x01;
-			cs->pending[n++] = c;
-			continue;
-		}
-		if (cs->is_tty && c == 0x01) {
-			cs->saw_ctrl_a = true;
-			continue;
-		}
-		cs->pending[n++] = c;
-	}
-	cs->pending_off = 0;
-	cs->pending_len = n;
-}
-
-/* Gives the guest's UART what it can take. While input is left over, stdin leaves the
- * epoll set (the terminal or pipe pushes back); the UART's wake-up when the guest has
- * emptied its FIFO brings us back here. */
-static void console_push(struct vm *vm, struct console_state *cs, int ep)
-{
-	cs->pending_off += serial_input(vm->serial, cs->pending + cs->pending_off,
-					cs->pending_len - cs->pending_off);
-	bool has_pending = cs->pending_off < cs->pending_len;
-	if (has_pending == cs->is_stdin_paused || !cs->stdin_open)
-		return;
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = STDIN_FILENO};
-	if (epoll_ctl(ep, has_pending ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0)
-		cs->is_stdin_paused = has_pending;
-}
-
-int vm_run(struct vm *vm, struct vm_exit_info *info)
-{
-	struct epoll_event ev, evs[8];
-	struct console_state cs = {.is_tty = isatty(STDIN_FILENO) == 1, .stdin_open = true};
-	sigset_t sigs, old;
-	int sfd = -1, ep = -1, r = 0;
-
-	vm_stop_signals(&sigs);
-	pthread_sigmask(SIG_BLOCK, &sigs, &old);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || ep < 0) {
-		r = -errno;
-		vm_end(vm, VM_END_ERROR, 0, NULL, "cannot set up the control loop: %s",
-		       strerror(-r));
-		goto out;
-	}
-	ev = (struct epoll_event){.events = EPOLLIN, .data.fd = sfd};
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.fd = vm->end_fd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, vm->end_fd, &ev);
-	ev.data.fd = serial_wake_fd(vm->serial);
-	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
-	ev.data.fd = STDIN_FILENO;
-	/* /dev/null and regular files cannot be polled: then the guest gets no input. With a
-	 * virtio console, its own worker reads the terminal. */
-	if (vm->console != VM_CONSOLE_SERIAL || epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
-		cs.stdin_open = false;
-
-	struct sigaction sa = {.sa_handler = kick_handler};
-	sigemptyset(&sa.sa_mask);
-	sigaction(HV_SIG_KICK, &sa, NULL);
-
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		r = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
-		if (r) {
-			vm_end(vm, VM_END_ERROR, 0, NULL, "cannot start vcpu%u: %s", i,
-			       strerror(-r));
-			break;
-		}
-		vm->vcpus[i].is_started = true;
-	}
-	/* After the vCPUs started (they must not inherit it) and before guest input. */
-	if (seccomp_apply(SECCOMP_KIND_CONTROL) < 0)
-		vm_end(vm, VM_END_ERROR, 0, NULL, "cannot install the control seccomp filter");
-
-	while (!atomic_load(&vm->is_ending)) {
-		/* A partial line (a prompt) waits at most SERIAL_POLL_MS. */
-		int n = epoll_wait(ep, evs, 8, serial_has_output(vm->serial) ? SERIAL_POLL_MS : -1);
-		if (n == 0) {
-			serial_flush(vm->serial, STDOUT_FILENO);
-			continue;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			vm_end(vm, VM_END_ERROR, 0, NULL, "epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			if (fd == sfd) {
-				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					vm_end(vm, VM_END_SIGNAL, (int)si.ssi_signo, NULL,
-					       "stopped by %s", strsignal((int)si.ssi_signo));
-			} else if (fd == STDIN_FILENO) {
-				uint8_t buf[CONSOLE_IN_MAX];
-				ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
-				if (got > 0) {
-					console_read(vm, &cs, buf, (size_t)got);
-					console_push(vm, &cs, ep);
-				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-					/* End of input: the guest runs on without a keyboard. */
-					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
-					cs.stdin_open = false;
-				}
-			} else if (fd == serial_wake_fd(vm->serial)) {
-				/* Drains the wake fd too, whatever is buffered. */
-				if (serial_flush(vm->serial, STDOUT_FILENO) == -EPIPE)
-					log_debug("console output closed");
-			}
-		}
-		if (cs.pending_off < cs.pending_len)
-			console_push(vm, &cs, ep);
-		/* Output of any size waiting after a wake-up, or after keystrokes (the guest's
-		 * echo is a partial line), goes out now. */
-		if (serial_has_output(vm->serial) &&
-		    serial_flush(vm->serial, STDOUT_FILENO) == -EPIPE)
-			log_debug("console output closed");
-	}
-
-out:
-	/* Let vCPUs blocked on console backpressure go, then stop and join them all. */
-	serial_close(vm->serial);
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		if (vm->vcpus[i].hv)
-			hv_vcpu_kick(vm->vcpus[i].hv);
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		if (vm->vcpus[i].is_started) {
-			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].is_started = false;
-		}
-	}
-	serial_flush(vm->serial, STDOUT_FILENO);
-	if (sfd >= 0)
-		close(sfd);
-	if (ep >= 0)
-		close(ep);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_mutex_lock(&vm->end_lock);
-	*info = vm->info;
-	pthread_mutex_unlock(&vm->end_lock);
-	return r;
-}
-
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	if (vm->has_control_thread) {
+		/* The control thread joins the vCPUs on its way out. */
+		vm_end(vm, VM_END_STOP, 0, NULL, "stopped (VM destroyed)");
+		pthread_join(vm->control_thread, NULL);
+		vm->has_control_thread = false;
+	}
 	if (vm->vcpus) {
-		for (unsigned i = 0; i < vm->ncpus; i++) {
-			if (vm->vcpus[i].is_started) {
-				atomic_store(&vm->is_ending, true);
-				hv_vcpu_kick(vm->vcpus[i].hv);
-				pthread_join(vm->vcpus[i].thread, NULL);
-			}
+		for (unsigned i = 0; i < vm->ncpus; i++)
 			hv_vcpu_destroy(vm->vcpus[i].hv);
-		}
 		free(vm->vcpus);
 	}
 	/* The VM (and with it every irqfd and ioeventfd) goes first, then the devices stop
@@ -577,14 +441,25 @@ void vm_destroy(struct vm *vm)
 	hv_vm_destroy(vm->hv);
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		virtio_mmio_destroy(vm->virtio[i]);
+	for (unsigned i = 0; i < vm->nr_blks; i++)
+		free(vm->blk_ids[i]);
 	serial_destroy(vm->serial);
 	if (vm->has_mem)
 		guest_mem_fini(&vm->mem);
 	if (vm->end_fd >= 0)
 		close(vm->end_fd);
+	if (vm->stopped_fd >= 0)
+		close(vm->stopped_fd);
+	if (vm->con_null_fd >= 0)
+		close(vm->con_null_fd);
 	free(vm->cmdline);
 	pthread_mutex_destroy(&vm->pio_lock);
 	pthread_mutex_destroy(&vm->end_lock);
+	pthread_mutex_destroy(&vm->op_lock);
+	pthread_mutex_destroy(&vm->state_lock);
+	pthread_cond_destroy(&vm->state_cond);
+	pthread_mutex_destroy(&vm->park_lock);
+	pthread_cond_destroy(&vm->park_cond);
 	free(vm);
 }
 
@@ -594,6 +469,11 @@ void vm_destroy_detached(struct vm *vm)
 
 	if (!vm)
 		return;
+	if (vm->has_control_thread) {
+		vm_end(vm, VM_END_STOP, 0, NULL, "stopped (VM destroyed)");
+		pthread_join(vm->control_thread, NULL);
+		vm->has_control_thread = false;
+	}
 	/* Devices go first and normally: their files, sockets, TAPs and image locks must be
 	 * released by the time arcvmm exits, not later. */
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
@@ -637,8 +517,8 @@ int vm_exit_status(const struct vm_exit_info *info)
 		return 0;
 	case VM_END_PANIC:
 		return 3;
-	case VM_END_SIGNAL:
-		return 128 + info->signo;
+	case VM_END_STOP:
+		return info->signo ? 128 + info->signo : 0;
 	case VM_END_NONE:
 	case VM_END_ERROR:
 	default:

@@ -5,7 +5,9 @@
 #ifndef ARCVMM_VM_H
 #define ARCVMM_VM_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 
@@ -18,28 +20,58 @@ enum vm_end {
 	VM_END_SHUTDOWN, /* guest triple fault */
 	VM_END_USER,	 /* the user quit from the console (Ctrl-A x) */
 	VM_END_PANIC,	 /* guest kernel panic (seen on the console), then reset */
-	VM_END_SIGNAL,	 /* SIGINT/SIGTERM/SIGHUP to arcvmm */
+	VM_END_STOP,	 /* vm_stop(): a hard stop (signo: the signal that caused it, or 0) */
 	VM_END_ERROR,	 /* KVM could not run the guest, or a host error */
 };
 
 struct vm_exit_info {
 	enum vm_end end;
-	int signo;	   /* VM_END_SIGNAL */
+	int signo;	   /* VM_END_STOP */
 	char reason[1024]; /* one line for the user; may be followed by a register dump in
 			    * `detail` */
 	char detail[2048];
 };
 
+enum vm_state {
+	VM_STATE_NOT_STARTED,
+	VM_STATE_RUNNING,
+	VM_STATE_PAUSED,
+	VM_STATE_STOPPED,
+};
+
+enum vm_op { VM_OP_START, VM_OP_PAUSE, VM_OP_RESUME, VM_OP_SHUTDOWN, VM_OP_STOP };
+
+/* The lifecycle table: may op be done in state? Everything below checks it. */
+bool vm_state_allows(enum vm_state state, enum vm_op op);
+
 /* Builds the VM from the config (files checked, kernel loaded, devices created, vCPUs
- * created, nothing running yet). On failure returns -errno with one line in err.
- * Blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR1 in the calling thread (and so in
- * every thread the VM starts): vm_run() reads the first four from a signalfd, SIGUSR1
- * kicks vCPUs. Call both from the same thread. */
+ * created, nothing running yet). On failure returns -errno with one line in err. Threads
+ * made here (and by vm_start) inherit the caller's signal mask: the library blocks every
+ * signal around these calls. */
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
-/* Runs the VM on the calling thread (the control loop) until it ends; fills *info. The
- * console is the calling process's stdin/stdout. Returns 0, or -errno if it could not
- * start (info says why). */
-int vm_run(struct vm *vm, struct vm_exit_info *info);
+/* Starts the control thread (console I/O, the end of the VM) and the vCPU threads.
+ * -EBUSY if not NOT_STARTED. */
+int vm_start(struct vm *vm, char *err, size_t errlen);
+/* Parks the vCPUs outside the guest, pauses every device worker and holds the guest
+ * clock; resume undoes it. -EBUSY in the wrong state, -ETIMEDOUT if a vCPU did not park
+ * within seconds (e.g. stuck on a host fd; the VM then runs on). */
+int vm_pause(struct vm *vm, char *err, size_t errlen);
+int vm_resume(struct vm *vm, char *err, size_t errlen);
+enum vm_shutdown { VM_SHUTDOWN_POWER_BUTTON, VM_SHUTDOWN_CTRL_ALT_DEL };
+int vm_request_shutdown(struct vm *vm, enum vm_shutdown how, char *err, size_t errlen);
+/* Ends the VM (VM_END_STOP with signo) and returns once it is STOPPED. */
+int vm_stop(struct vm *vm, int signo);
+enum vm_state vm_state(struct vm *vm);
+/* 0 once STOPPED; -ETIMEDOUT after timeout_ms (< 0: forever). */
+int vm_wait(struct vm *vm, int timeout_ms);
+/* Readable once STOPPED. */
+int vm_stopped_fd(struct vm *vm);
+/* Why it ended (end == VM_END_NONE while it runs). */
+void vm_get_exit_info(struct vm *vm, struct vm_exit_info *info);
+/* Counters as a JSON object: malloc'd, NULL without memory. */
+char *vm_metrics_json(struct vm *vm);
+unsigned vm_ncpus(struct vm *vm);
+uint64_t vm_mem_size(struct vm *vm);
 /* Stops whatever still runs and frees everything. NULL is fine. */
 void vm_destroy(struct vm *vm);
 /* Like vm_destroy(), for a process about to exit: devices are torn down at once, but the

@@ -90,6 +90,8 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		r = vm_devices_add(vm, &virtio_blk_ops, b, err, errlen);
 		if (r)
 			return r;
+		vm->blk_ids[vm->nr_blks] = cfg->disks[i].id ? strdup(cfg->disks[i].id) : NULL;
+		vm->blks[vm->nr_blks++] = b;
 	}
 	unsigned nr_nets = cfg->nr_nets;
 	const char *const *nets = (const char *const *)cfg->nets;
@@ -114,10 +116,11 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		r = vm_devices_add(vm, &virtio_net_ops, n, err, errlen);
 		if (r)
 			return r;
+		vm->nets[vm->nr_nets++] = n;
 	}
 	if (cfg->console == VM_CONSOLE_VIRTIO) {
-		struct virtio_console *c = virtio_console_create(&vm->mem, STDIN_FILENO,
-								 STDOUT_FILENO, derr, sizeof(derr));
+		struct virtio_console *c = virtio_console_create(
+		    &vm->mem, vm->con_in_fd, vm->con_out_fd, derr, sizeof(derr));
 		if (!c) {
 			snprintf(err, errlen, "virtio-console: %s", derr);
 			return errno ? -errno : -EINVAL;

@@ -27,9 +27,12 @@ struct vm_vcpu {
 	unsigned index;
 	pthread_t thread;
 	bool is_started;
+	uint64_t nr_exits_io, nr_exits_mmio, nr_exits_intr; /* written by its thread only */
 };
 
 struct virtio_balloon;
+struct virtio_blk;
+struct virtio_net;
 
 struct vm {
 	unsigned ncpus;
@@ -44,6 +47,12 @@ struct vm {
 	struct virtio_mmio *virtio[X86_VIRTIO_MMIO_SLOTS];
 	unsigned nr_virtio;
 	struct virtio_balloon *balloon; /* owned by its transport in virtio[]; NULL: none */
+	/* For counters and run-time changes; owned by their transports in virtio[]. */
+	struct virtio_blk *blks[VM_MAX_DISKS];
+	unsigned nr_blks;
+	char *blk_ids[VM_MAX_DISKS]; /* the config's drive ids (NULL: none) */
+	struct virtio_net *nets[VM_MAX_NETS];
+	unsigned nr_nets;
 
 	struct serial *serial;
 	pthread_mutex_t pio_lock; /* i8042, RTC and ACPI PM registers */
@@ -55,7 +64,35 @@ struct vm {
 	atomic_bool is_ending;
 	pthread_mutex_t end_lock;
 	struct vm_exit_info info;
+
+	/* Console: the fds given in the config, or /dev/null (owned: con_null_fd). */
+	int con_in_fd, con_out_fd, con_null_fd;
+	bool has_power_button; /* ACPI tables with the GED power button */
+
+	/* Lifecycle (core/vm_control.c). op_lock serializes the operations; state_lock
+	 * guards state and is what vm_wait() sleeps on. */
+	pthread_mutex_t op_lock;
+	pthread_mutex_t state_lock;
+	pthread_cond_t state_cond;
+	enum vm_state state;
+	int stopped_fd; /* eventfd written once STOPPED */
+	pthread_t control_thread;
+	bool has_control_thread;
+	/* Pausing: vCPUs see is_pausing, park on park_cond and count themselves. */
+	atomic_bool is_pausing;
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	unsigned nr_parked;
+	uint64_t paused_clock_ns;
+	bool has_paused_clock;
+	uint64_t nr_pauses, nr_resumes;
 };
+
+/* vm.c: ends the VM (the first caller wins; later calls do nothing). */
+void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* vm.c: the vCPU thread's body (started by the control thread). */
+void *vm_vcpu_thread(void *arg);
 
 /* vm_devices.c: the virtio devices from the config, in slot order (disks first, then
  * network, console, rng). Each returns 0 or -errno with one line in err. */

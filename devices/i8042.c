@@ -2,6 +2,7 @@
  * know or ignore. */
 #include "devices/i8042.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define STATUS_OBF 0x01 /* output buffer full: data for the guest on 0x60 */
@@ -26,10 +27,50 @@ void i8042_init(struct i8042 *k, void (*reset)(void *ctx), void *ctx)
 	k->outp = 0x01; /* reset line high (inactive) */
 }
 
+#define CTR_KBD_INT 0x01
+
+/* The keyboard's IRQ follows "a keyboard byte is in the output buffer and interrupts are
+ * on". A byte is moved from the queue into the output buffer only when it is empty. */
+static void update(struct i8042 *k)
+{
+	if (!k->has_data && k->kbd_len) {
+		/* A new byte is a new edge (IRQ 1 is edge-triggered): drop the line first. */
+		if (k->irq)
+			k->irq(k->ctx, false);
+		k->data = k->kbd_queue[k->kbd_head];
+		k->kbd_head = (k->kbd_head + 1) % sizeof(k->kbd_queue);
+		k->kbd_len--;
+		k->has_data = true;
+		k->is_kbd_data = true;
+	}
+	if (k->irq)
+		k->irq(k->ctx, k->has_data && k->is_kbd_data && (k->ctr & CTR_KBD_INT));
+}
+
 static void put_data(struct i8042 *k, uint8_t v)
 {
 	k->data = v;
 	k->has_data = true;
+	k->is_kbd_data = false;
+}
+
+void i8042_set_irq(struct i8042 *k, void (*irq)(void *ctx, bool level))
+{
+	k->irq = irq;
+}
+
+int i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+	/* Set 1 (what the controller's translation makes of set 2): LCtrl, LAlt, E0 Delete
+	 * pressed, then released in reverse order. */
+	static const uint8_t codes[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+
+	if (k->kbd_len + sizeof(codes) > sizeof(k->kbd_queue))
+		return -ENOSPC;
+	for (unsigned i = 0; i < sizeof(codes); i++)
+		k->kbd_queue[(k->kbd_head + k->kbd_len++) % sizeof(k->kbd_queue)] = codes[i];
+	update(k);
+	return 0;
 }
 
 static void command(struct i8042 *k, uint8_t cmd)
@@ -66,16 +107,19 @@ static void command(struct i8042 *k, uint8_t cmd)
 void i8042_pio(struct i8042 *k, uint16_t port, uint8_t *data, bool is_write)
 {
 	if (port == 0x64) {
-		if (is_write)
+		if (is_write) {
 			command(k, data[0]);
-		else
+			update(k);
+		} else {
 			data[0] = STATUS_SYS | (k->has_data ? STATUS_OBF : 0);
+		}
 		return;
 	}
 	/* port 0x60 */
 	if (!is_write) {
 		data[0] = k->has_data ? k->data : 0;
 		k->has_data = false;
+		update(k);
 		return;
 	}
 	switch (k->pending_cmd) {
@@ -93,4 +137,5 @@ void i8042_pio(struct i8042 *k, uint16_t port, uint8_t *data, bool is_write)
 		break;
 	}
 	k->pending_cmd = 0;
+	update(k);
 }

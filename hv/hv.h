@@ -17,8 +17,10 @@
 #include "mem/guest_mem.h"
 #include "boot/boot.h"
 
-/* The signal hv_vcpu_kick() sends to a vCPU thread; install a no-op handler for it. */
-#define HV_SIG_KICK SIGUSR1
+/* The signal hv_vcpu_kick() sends to a vCPU thread (SIGUSR1 unless changed with
+ * hv_set_kick_signal() before any vCPU exists); install a no-op handler for it. */
+extern int hv_sig_kick;
+#define HV_SIG_KICK hv_sig_kick
 
 struct hv_vm;
 struct hv_vcpu;
@@ -66,6 +68,14 @@ int hv_vm_irqfd(struct hv_vm *vm, unsigned gsi, int fd, bool assign);
  * signals fd without leaving the guest (KVM ioeventfd). */
 int hv_vm_ioeventfd(struct hv_vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
 		    bool is_pio, bool assign);
+
+/* The guest's kvmclock: read at pause, written back at resume so the guest does not see
+ * the paused time (KVM_GET_CLOCK/KVM_SET_CLOCK). -errno (e.g. -ENOTTY) if unsupported. */
+int hv_vm_get_clock(struct hv_vm *vm, uint64_t *ns);
+int hv_vm_set_clock(struct hv_vm *vm, uint64_t ns);
+/* Tells the guest's kvmclock the vCPU was stopped by the host (no soft-lockup warnings
+ * after a resume); -EINVAL when the guest has no kvmclock page yet is fine. */
+int hv_vcpu_kvmclock_ctrl(struct hv_vcpu *vcpu);
 
 int hv_vcpu_create(struct hv_vm *vm, unsigned index, unsigned ncpus, struct hv_vcpu **out);
 void hv_vcpu_destroy(struct hv_vcpu *vcpu);

@@ -188,6 +188,28 @@ int hv_vm_create_irqchip(struct hv_vm *vm)
 	return 0;
 }
 
+int hv_sig_kick = SIGUSR1;
+
+int hv_vm_get_clock(struct hv_vm *vm, uint64_t *ns)
+{
+	struct kvm_clock_data d;
+
+	memset(&d, 0, sizeof(d));
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &d) < 0)
+		return -errno;
+	*ns = d.clock;
+	return 0;
+}
+
+int hv_vm_set_clock(struct hv_vm *vm, uint64_t ns)
+{
+	struct kvm_clock_data d;
+
+	memset(&d, 0, sizeof(d));
+	d.clock = ns;
+	return ioctl(vm->vm_fd, KVM_SET_CLOCK, &d) < 0 ? -errno : 0;
+}
+
 int hv_vm_irq_line(struct hv_vm *vm, unsigned gsi, bool level)
 {
 	struct kvm_irq_level irq = {.irq = gsi, .level = level};

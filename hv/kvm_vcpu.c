@@ -384,6 +384,11 @@ void hv_vcpu_kick(struct hv_vcpu *vcpu)
 		pthread_kill(vcpu->thread, HV_SIG_KICK);
 }
 
+int hv_vcpu_kvmclock_ctrl(struct hv_vcpu *vcpu)
+{
+	return ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) < 0 ? -errno : 0;
+}
+
 void hv_vcpu_clear_kick(struct hv_vcpu *vcpu)
 {
 	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);

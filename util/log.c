@@ -1,6 +1,7 @@
 /* util/log.c — see log.h. Writes whole lines with one write() so threads do not interleave. */
 #include "util/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,15 @@
 #include <pthread.h>
 
 enum log_level log_threshold = LOG_WARN;
+static int log_fd = STDERR_FILENO;
+
+int log_set_fd(int fd)
+{
+	if (fd < -1)
+		return -EBADF;
+	log_fd = fd < 0 ? STDERR_FILENO : fd;
+	return 0;
+}
 
 static void log_vwrite(const char *prefix, const char *fmt, va_list ap)
 {
@@ -22,10 +32,10 @@ static void log_vwrite(const char *prefix, const char *fmt, va_list ap)
 		return;
 	size_t len = strnlen(line, sizeof(line) - 2);
 	/* "\r\n" keeps lines tidy when the terminal is in raw mode. */
-	if (isatty(STDERR_FILENO))
+	if (isatty(log_fd))
 		line[len++] = '\r';
 	line[len++] = '\n';
-	ssize_t w = write(STDERR_FILENO, line, len);
+	ssize_t w = write(log_fd, line, len);
 	(void)w;
 }
 

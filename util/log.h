@@ -13,6 +13,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
 
+/* Log lines go to fd (-1: stderr again). 0 or -EBADF. */
+int log_set_fd(int fd);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Rate-limited (a burst of 10, then one per second) report of guest misbehaviour. */
 void log_guest(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -395,6 +395,30 @@ static int dsdt_aml(struct aml *a, const struct x86_acpi_virtio *devs, unsigned 
 		aml_end(a, dev);
 	}
 
+	/* The power button, a control-method device (FADT PWR_BUTTON), pressed by the host
+	 * through a Generic Event Device: an edge on X86_GED_GSI runs _EVT, which notifies
+	 * the button (0x80: "pressed"), which the guest's button driver turns into a key. */
+	dev = aml_device_begin(a, "PWRB");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C0C");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_end(a, dev);
+	dev = aml_device_begin(a, "GED0");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	buf = aml_buffer_begin(a);
+	aml_res_interrupt(a, X86_GED_GSI);
+	aml_res_end(a);
+	aml_buffer_end(a, buf);
+	size_t evt = aml_method_begin(a, "_EVT", 1);
+	aml_notify(a, "PWRB", 0x80);
+	aml_end(a, evt);
+	aml_end(a, dev);
+
 	aml_end(a, sb);
 	return a->err;
 }

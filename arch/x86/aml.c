@@ -17,6 +17,8 @@ enum aml_op {
 	AML_SCOPE = 0x10,
 	AML_BUFFER = 0x11,
 	AML_PACKAGE = 0x12,
+	AML_METHOD = 0x14,
+	AML_NOTIFY = 0x86,
 	AML_EXT_PREFIX = 0x5b,
 	AML_EXT_DEVICE = 0x82,
 	AML_ROOT_CHAR = 0x5c,
@@ -219,6 +221,26 @@ size_t aml_device_begin(struct aml *a, const char *name)
 	mark = a->len;
 	aml_namestring(a, name);
 	return mark;
+}
+
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs)
+{
+	size_t mark;
+
+	if (nargs > 7 && !a->err)
+		a->err = -EINVAL;
+	aml_byte(a, AML_METHOD);
+	mark = a->len;
+	aml_namestring(a, name);
+	aml_byte(a, (uint8_t)(nargs & 7)); /* MethodFlags: not serialized, sync level 0 */
+	return mark;
+}
+
+void aml_notify(struct aml *a, const char *target, uint64_t value)
+{
+	aml_byte(a, AML_NOTIFY);
+	aml_namestring(a, target);
+	aml_integer(a, value);
 }
 
 size_t aml_package_begin(struct aml *a, uint8_t nelems)

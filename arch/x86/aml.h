@@ -30,6 +30,10 @@ size_t aml_pkglength(uint8_t out[4], size_t content_len);
 size_t aml_scope_begin(struct aml *a, const char *name);
 size_t aml_device_begin(struct aml *a, const char *name);
 size_t aml_package_begin(struct aml *a, uint8_t nelems);
+/* Method(name, nargs) { ... } — end with aml_end(). */
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs);
+/* Notify(target, value), a statement inside a method. */
+void aml_notify(struct aml *a, const char *target, uint64_t value);
 size_t aml_buffer_begin(struct aml *a);
 void aml_end(struct aml *a, size_t mark);
 /* Ends a buffer: inserts its PkgLength and its byte count (an integer) in front. */

@@ -42,6 +42,9 @@
 #define X86_VIRTIO_MMIO_SLOTS 16
 #define X86_VIRTIO_IRQ_BASE   5 /* GSIs 5..20 for virtio-mmio slots (4 is COM1) */
 
+/* The ACPI Generic Event Device's interrupt (the power button), above the virtio GSIs. */
+#define X86_GED_GSI 23
+
 #define X86_IOAPIC_ADDR 0xfec00000ULL
 #define X86_IOAPIC_PINS 24
 #define X86_LAPIC_ADDR	0xfee00000ULL
@@ -50,6 +53,7 @@
 #define X86_COM1_IRQ	    4
 #define X86_I8042_DATA_PORT 0x60
 #define X86_I8042_CMD_PORT  0x64
+#define X86_I8042_KBD_IRQ   1
 #define X86_DEBUG_EXIT_PORT 0xf4 /* QEMU isa-debug-exit compatible */
 
 /* Boot GDT selectors (entries: null, null, 0x10 code64, 0x18 data, 0x20 code32, 0x28 TSS) */

@@ -710,7 +710,10 @@ static void iasl_roundtrip(unsigned ncpus, unsigned ndevs)
 		CHECK_EQ(count_str(dsl, "Device (VR"), ndevs);
 		CHECK_EQ(count_str(
 			     dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )"),
-			 ndevs);
+			 ndevs + 1); /* + the GED's (power button) */
+		CHECK(strstr(dsl, "Name (_HID, \"ACPI0013\"") != NULL);
+		CHECK(strstr(dsl, "EisaId (\"PNP0C0C\")") != NULL);
+		CHECK(strstr(dsl, "Notify (PWRB, 0x80)") != NULL);
 		CHECK(strstr(dsl, "Name (_S5, Package (0x04)") != NULL);
 		CHECK(strstr(dsl, "EisaId (\"PNP0501\")") != NULL);
 		CHECK(strstr(dsl, "IRQNoFlags ()\n                    {4}") != NULL);

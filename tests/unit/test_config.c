@@ -104,8 +104,9 @@ TEST(bad_flags)
 	CHECK(parse(&c, 4, unknown) < 0);
 	CHECK(strstr(err, "--frobnicate: unknown option"));
 	config_fini(&c);
-	CHECK(parse(&c, 3, nokernel) < 0);
-	CHECK(strstr(err, "no kernel"));
+	/* No kernel is not the parser's business (the JSON or the API may give it later):
+	 * arcvmm_create() refuses it, tests/cli checks the message. */
+	CHECK_EQ(parse(&c, 3, nokernel), 0);
 	config_fini(&c);
 	CHECK(parse(&c, 5, disk) < 0);
 	CHECK(strstr(err, "missing the image path"));
