@@ -26,7 +26,8 @@ ARCVMM_VERSION := 0.1.0
 CFLAGS_BASE := -DARCVMM_VERSION=\"$(ARCVMM_VERSION)\" -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -D_GNU_SOURCE -I. -Iinclude \
 	-fno-strict-aliasing -pthread
-CFLAGS += $(CFLAGS_BASE) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
+# -fPIC: the same objects go into libarcvmm.a and libarcvmm.so.
+CFLAGS += $(CFLAGS_BASE) $(SANFLAGS) -fPIC $(shell pkg-config --cflags $(PKGS))
 ifeq ($(HAVE_SLIRP),1)
 CFLAGS += -DHAVE_SLIRP=1
 endif
@@ -39,7 +40,14 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
-all: $(O)/arcvmm $(UNIT_BINS) guests benches
+# libarcvmm's shared library: SONAME libarcvmm.so.$(ARCVMM_SOVERSION), bumped with
+# ARCVMM_API_VERSION in include/arcvmm.h; only arcvmm_* symbols are exported
+# (include/arcvmm.map).
+ARCVMM_SOVERSION := 1
+SO_NAME := libarcvmm.so.$(ARCVMM_SOVERSION)
+SO_FILE := $(SO_NAME).0
+
+all: $(O)/arcvmm $(O)/$(SO_FILE) $(O)/examples/embed $(UNIT_BINS) guests benches
 
 # V=1 shows whole compiler command lines.
 ifeq ($(V),1)
@@ -56,6 +64,20 @@ $(O)/%.o: %.c
 $(O)/libarcvmm.a: $(LIB_OBJS)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
+
+$(O)/$(SO_FILE): $(LIB_OBJS) include/arcvmm.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SO_NAME) -Wl,--version-script,include/arcvmm.map \
+		-Wl,-z,defs -o $@ $(LIB_OBJS) $(LDLIBS)
+	$(Q)ln -sf $(SO_FILE) $(O)/$(SO_NAME)
+	$(Q)ln -sf $(SO_NAME) $(O)/libarcvmm.so
+
+# The example embedder: built here against the tree; tests/embed builds it again against
+# an installed copy through pkg-config.
+$(O)/examples/embed: examples/embed.c include/arcvmm.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
 
 $(O)/arcvmm: $(O)/cli/main.o $(O)/libarcvmm.a
 	@$(if $(Q),echo "  LD      $@")
@@ -91,6 +113,24 @@ format-check:
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test format format-check clean guests benches
+# make install PREFIX=/usr/local DESTDIR=: the command, the header, both libraries and
+# arcvmm.pc (pkg-config --cflags --libs arcvmm; --static for the archive's dependencies).
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+install: $(O)/arcvmm $(O)/$(SO_FILE) $(O)/libarcvmm.a
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 $(O)/arcvmm $(DESTDIR)$(BINDIR)/arcvmm
+	install -m 644 include/arcvmm.h $(DESTDIR)$(INCLUDEDIR)/arcvmm.h
+	install -m 644 $(O)/libarcvmm.a $(DESTDIR)$(LIBDIR)/libarcvmm.a
+	install -m 755 $(O)/$(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_FILE)
+	ln -sf $(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libarcvmm.so
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(ARCVMM_VERSION)|; s|@REQUIRES@|$(PKGS)|' \
+		arcvmm.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/arcvmm.pc
+
+.PHONY: all unit test format format-check clean install guests benches
 
 -include $(shell find $(O) -name '*.d' -type f -not -path '*/guest-kernel/*' 2>/dev/null)

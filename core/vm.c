@@ -37,8 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SERIAL_POLL_MS 10
-
 /* --- ending the VM --- */
 
 void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt, ...)

@@ -180,6 +180,7 @@ static void control_loop(struct vm *vm, struct console_state *cs, int ep)
 			vm_end(vm, VM_END_ERROR, 0, NULL, "epoll_wait: %s", strerror(errno));
 			break;
 		}
+		bool has_typed = false;
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd == cs->in_fd) {
@@ -193,16 +194,21 @@ static void control_loop(struct vm *vm, struct console_state *cs, int ep)
 					epoll_ctl(ep, EPOLL_CTL_DEL, cs->in_fd, NULL);
 					cs->is_in_open = false;
 				}
+				has_typed = got > 0;
 			} else if (fd == serial_wake_fd(vm->serial)) {
-				/* Drains the wake fd too, whatever is buffered. */
-				console_flush(vm, cs);
+				/* A whole line goes out now (draining the wake fd too); a partial
+				 * one after SERIAL_POLL_MS, so that byte-wise output is written
+				 * in bursts. */
+				if (serial_has_line(vm->serial))
+					console_flush(vm, cs);
+				else
+					serial_ack_wake(vm->serial);
 			}
 		}
 		if (cs->pending_off < cs->pending_len)
 			console_push(vm, cs, ep);
-		/* Output of any size waiting after a wake-up, or after keystrokes (the guest's
-		 * echo is a partial line), goes out now. */
-		if (serial_has_output(vm->serial))
+		/* After keystrokes the guest's echo (a partial line) goes out at once. */
+		if (has_typed && serial_has_output(vm->serial))
 			console_flush(vm, cs);
 	}
 }
@@ -252,10 +258,11 @@ out:
 	free(cs);
 	if (ep >= 0)
 		close(ep);
-	set_state(vm, VM_STATE_STOPPED);
+	/* The fd first: whoever sees STOPPED may poll it at once. */
 	uint64_t one = 1;
 	ssize_t w = write(vm->stopped_fd, &one, sizeof(one));
 	(void)w;
+	set_state(vm, VM_STATE_STOPPED);
 	return NULL;
 }
 

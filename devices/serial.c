@@ -72,6 +72,7 @@ struct serial {
 
 	uint8_t out[OUT_SIZE];
 	size_t out_len;
+	bool has_line; /* a '\n' (or a burst) is in out[]: worth writing out now */
 
 	char line[160]; /* the guest's current output line, for the panic watch */
 	size_t line_len;
@@ -173,7 +174,12 @@ static void transmit(struct serial *s, uint8_t c)
 		 * wake-up costs three syscalls and a cross-CPU hop each. A partial line (a
 		 * shell prompt) is picked up by the control loop's short poll instead, see
 		 * serial_has_output(). */
-		if (c == '\n' || s->out_len == SERIAL_WAKE_BYTES)
+		if (c == '\n' || s->out_len >= SERIAL_WAKE_BYTES)
+			s->has_line = true;
+		/* The first byte into an empty buffer wakes it too: the control thread may be
+		 * asleep with nothing to poll for, and a line that never ends (a progress
+		 * bar, a prompt) must still come out. */
+		if (c == '\n' || s->out_len == SERIAL_WAKE_BYTES || s->out_len == 1)
 			wake(s);
 		watch_line(s, c);
 	}
@@ -293,6 +299,7 @@ long serial_flush(struct serial *s, int fd)
 	n = s->out_len;
 	memcpy(buf, s->out, n);
 	s->out_len = 0;
+	s->has_line = false;
 	pthread_cond_broadcast(&s->space);
 	pthread_mutex_unlock(&s->lock);
 	for (size_t off = 0; off < n;) {
@@ -341,6 +348,23 @@ void serial_close(struct serial *s)
 	s->is_closing = true;
 	pthread_cond_broadcast(&s->space);
 	pthread_mutex_unlock(&s->lock);
+}
+
+bool serial_has_line(struct serial *s)
+{
+	bool r;
+
+	pthread_mutex_lock(&s->lock);
+	r = s->has_line || s->is_closing;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void serial_ack_wake(struct serial *s)
+{
+	uint64_t cnt;
+	ssize_t rd = read(s->wake_fd, &cnt, sizeof(cnt));
+	(void)rd;
 }
 
 bool serial_has_output(struct serial *s)

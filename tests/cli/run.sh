@@ -157,16 +157,21 @@ if ! grep -q 'GUEST-CMDLINE virtio_mmio.device=4K@0xd0000000:5 console=ttyS0' "$
 	cat "$T/out" >"$T/err"; bad "no-acpi: cmdline fragments"; fi
 "$ARCVMM" --help >"$T/out" 2>"$T/err" && grep -q -- '--kernel FILE' "$T/out" && ok "--help" || bad "--help"
 
-# SIGTERM/SIGINT stop a running VM cleanly (exit 128+N, reason line, vCPU threads joined):
+# Signals stop a running VM cleanly (exit 128+N, reason line, vCPU threads joined):
 # spin.elf halts its vCPUs forever inside KVM_RUN, so the kick path is what stops them.
-for sig in TERM:15 INT:2; do
-	num=${sig#*:}
-	sig=${sig%:*}
+# SIGTERM first presses the ACPI power button; --shutdown-timeout 0 makes it a hard stop.
+# start_spin ARGS...: arcvmm on spin.elf in the background, $pid, once GUEST-SPIN is out
+start_spin() {
 	# A background job of a non-interactive shell starts with SIGINT ignored, and arcvmm
 	# (like any program) leaves an ignored SIGINT ignored: restore the default first.
-	env --default-signal=INT,QUIT "$ARCVMM" --kernel "$G/spin.elf" --cpus 2 </dev/null >"$T/out" 2>"$T/err" &
+	env --default-signal=INT,QUIT "$ARCVMM" --kernel "$G/spin.elf" "$@" </dev/null >"$T/out" 2>"$T/err" &
 	pid=$!
 	for _ in $(seq 50); do grep -q GUEST-SPIN "$T/out" && break; sleep 0.1; done
+}
+for sig in TERM:15 INT:2 HUP:1 QUIT:3; do
+	num=${sig#*:}
+	sig=${sig%:*}
+	start_spin --cpus 2 --shutdown-timeout 0
 	kill -$sig $pid
 	wait $pid
 	rc=$?
@@ -177,6 +182,35 @@ for sig in TERM:15 INT:2; do
 		echo "rc=$rc, expected $want" >>"$T/err"; cat "$T/out" >>"$T/err"; bad "SIG$sig stops the VM"
 	fi
 done
+# The graceful path: spin.elf has no ACPI driver, so the power button goes unanswered and
+# the hard stop follows after the timeout; a second SIGTERM cuts the wait short.
+start_spin --shutdown-timeout 1.5
+t0=$(date +%s%N)
+kill -TERM $pid
+wait $pid
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$rc" -eq 143 ] && [ "$ms" -ge 1400 ] && grep -q '^arcvmm: the guest did not power off in time: stopping it$' "$T/err"; then
+	ok "SIGTERM: power button, then a hard stop after --shutdown-timeout (${ms} ms)"
+else
+	echo "rc=$rc after $ms ms" >>"$T/err"; bad "SIGTERM: power button, then a hard stop after --shutdown-timeout"
+fi
+start_spin
+t0=$(date +%s%N)
+kill -TERM $pid
+sleep 0.3
+kill -TERM $pid
+wait $pid
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$rc" -eq 143 ] && [ "$ms" -lt 5000 ] && ! grep -q 'did not power off in time' "$T/err"; then
+	ok "a second SIGTERM stops at once (${ms} ms)"
+else
+	echo "rc=$rc after $ms ms" >>"$T/err"; bad "a second SIGTERM stops at once"
+fi
+expect_error "bad --shutdown-timeout" "--shutdown-timeout soon: want seconds from 0 to 86400" --kernel "$HELLO" --shutdown-timeout soon
+"$ARCVMM" --help >"$T/out" 2>"$T/err" && grep -q -- '--shutdown-timeout S' "$T/out" && grep -q 'Exit status' "$T/out" &&
+	ok "--help lists the command's own options" || bad "--help lists the command's own options"
 
 # seccomp: the test hook makes a thread of the named kind call getppid(), which is in no
 # allow-list: with the default (on) the process dies with one line naming the thread and

@@ -4,6 +4,7 @@
 #   hello.bzImage  bzImage with a 64-bit entry (and 32-bit/real-mode entries for BIOS loaders)
 #   mem.elf, mem.bzImage   memory map + memory test guest (expect_mb=<n> on the cmdline)
 #   smp.elf, smp.bzImage   MP table + INIT/SIPI/SIPI AP start-up guest
+#   spin.elf, tick.elf     never end: one line then halt / one line then dots
 
 GUEST_OUT := $(O)/guests
 GUEST_SRC := tests/guests
@@ -30,6 +31,10 @@ $(GUEST_OUT)/hello.elf: $(GUEST_OUT)/obj/hello_pvh.o $(GUEST_SRC)/pvh.ld
 $(GUEST_OUT)/spin.elf: $(GUEST_OUT)/obj/spin_pvh.o $(GUEST_SRC)/pvh.ld
 	$(LD) $(GUEST_LDFLAGS) -T $(GUEST_SRC)/pvh.ld -o $@ $(filter %.o,$^)
 
+# tick.elf: prints one line, then a '.' every few ms forever (for pause/resume tests)
+$(GUEST_OUT)/tick.elf: $(GUEST_OUT)/obj/tick_pvh.o $(GUEST_SRC)/pvh.ld
+	$(LD) $(GUEST_LDFLAGS) -T $(GUEST_SRC)/pvh.ld -o $@ $(filter %.o,$^)
+
 # ELF on the C runtime: PVH note (32-bit entry) and a 64-bit e_entry
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/rt_pvh.o $(GUEST_RT) $(GUEST_OUT)/obj/%.o \
 		$(GUEST_SRC)/pvh.ld
@@ -44,7 +49,7 @@ $(GUEST_OUT)/%.bzImage: $(GUEST_OUT)/%.bz.elf
 	objcopy -O binary -R .bss $< $@
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello.elf hello.bzImage mem.elf mem.bzImage \
-	smp.elf smp.bzImage spin.elf)
+	smp.elf smp.bzImage spin.elf tick.elf)
 
 guests:: $(GUEST_IMAGES)
 
