@@ -37,6 +37,10 @@ LDFLAGS += $(SANFLAGS)
 LIB_SRCS := $(sort $(wildcard hv/*.c mem/*.c boot/*.c arch/x86/*.c devices/*.c virtio/*.c \
 	backends/*.c util/*.c core/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+# The command's own parts: the CLI and the REST API server (clients of libarcvmm).
+API_PKGS := libmicrohttpd
+API_OBJS := $(patsubst %.c,$(O)/%.o,$(sort $(wildcard api/*.c)))
+$(API_OBJS): CFLAGS += $(shell pkg-config --cflags $(API_PKGS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
@@ -79,9 +83,9 @@ $(O)/examples/embed: examples/embed.c include/arcvmm.h $(O)/libarcvmm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
 
-$(O)/arcvmm: $(O)/cli/main.o $(O)/libarcvmm.a
+$(O)/arcvmm: $(O)/cli/main.o $(API_OBJS) $(O)/libarcvmm.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(API_PKGS))
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(O)/libarcvmm.a
 	@mkdir -p $(dir $@)

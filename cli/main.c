@@ -11,6 +11,8 @@
  */
 #include "arcvmm.h"
 
+#include "api/api.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -54,6 +56,10 @@ static void raw_terminal(void)
 struct cli_options {
 	double shutdown_timeout_s; /* after the first SIGTERM */
 	bool wants_help;
+	const char *api_sock; /* --api-sock PATH */
+	const char *id;	      /* --id ID */
+	bool has_boot_source; /* --kernel or --config given: boot at once */
+	bool has_net;	      /* --net given */
 };
 
 static void cli_usage(FILE *f)
@@ -62,6 +68,10 @@ static void cli_usage(FILE *f)
 	      "Command options:\n"
 	      "  --shutdown-timeout S seconds the guest gets to power off after SIGTERM before\n"
 	      "                       a hard stop (default 10; 0: hard stop at once)\n"
+	      "  --api-sock PATH      serve the Firecracker-compatible REST API on this Unix\n"
+	      "                       socket; without --kernel/--config the VM is configured\n"
+	      "                       and started through it (PUT /actions InstanceStart)\n"
+	      "  --id ID              the instance id the API reports (GET /)\n"
 	      "\n"
 	      "Signals: SIGTERM presses the guest's ACPI power button (Ctrl-Alt-Del without\n"
 	      "ACPI); a second SIGTERM, or SIGINT, SIGHUP or SIGQUIT, stops the VM at once.\n"
@@ -86,6 +96,35 @@ static int take_cli_options(int *argc, char **argv, struct cli_options *o)
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			o->wants_help = true;
+		if (!strcmp(a, "--kernel") || !strncmp(a, "--kernel=", 9) ||
+		    !strcmp(a, "--config") || !strncmp(a, "--config=", 9) ||
+		    !strcmp(a, "--config-file") || !strncmp(a, "--config-file=", 14))
+			o->has_boot_source = true;
+		if (!strcmp(a, "--net") || !strncmp(a, "--net=", 6))
+			o->has_net = true;
+		/* Firecracker's name for --config. */
+		if (!strcmp(a, "--config-file")) {
+			argv[out++] = "--config";
+			continue;
+		}
+		if (!strncmp(a, "--config-file=", 14)) {
+			char *opt;
+			if (asprintf(&opt, "--config=%s", a + 14) < 0)
+				return -1;
+			argv[out++] = opt; /* lives as long as the process */
+			continue;
+		}
+		const char **strval = !strcmp(a, "--api-sock") ? &o->api_sock
+				      : !strcmp(a, "--id")     ? &o->id
+							       : NULL;
+		if (strval) {
+			if (i + 1 >= *argc || !argv[i + 1][0]) {
+				fprintf(stderr, "arcvmm: %s needs a value\n", a);
+				return -1;
+			}
+			*strval = argv[++i];
+			continue;
+		}
 		if (!strncmp(a, "--shutdown-timeout", 18) && (a[18] == '\0' || a[18] == '=')) {
 			if (a[18] == '=') {
 				val = a + 19;
@@ -220,18 +259,54 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	vm = arcvmm_create(cfg);
-	arcvmm_config_free(cfg);
-	if (!vm) {
-		log_line(arcvmm_last_error());
-		return 1;
+	struct api_server *api = NULL;
+	if (o.api_sock) {
+		char err[1024] = "";
+		struct api_options ao = {.sock_path = o.api_sock,
+					 .id = o.id,
+					 .argc = argc,
+					 .argv = argv,
+					 .has_cli_net = o.has_net};
+		if (api_server_start(&ao, &api, err, sizeof(err))) {
+			log_line(err);
+			arcvmm_config_free(cfg);
+			return 1;
+		}
 	}
-	raw_terminal();
-	if (arcvmm_start(vm)) {
-		restore_terminal();
-		log_line(arcvmm_last_error());
-		arcvmm_destroy(vm);
-		return 1;
+	if (api && !o.has_boot_source) {
+		/* Configured through the API: wait for InstanceStart (or a signal). */
+		arcvmm_config_free(cfg);
+		struct pollfd p[2] = {{.fd = api_server_start_fd(api), .events = POLLIN},
+				      {.fd = sfd, .events = POLLIN}};
+		while (poll(p, 2, -1) < 0 && errno == EINTR)
+			;
+		vm = api_server_vm(api);
+		if (!vm) {
+			struct signalfd_siginfo si = {0};
+			ssize_t n = read(sfd, &si, sizeof(si));
+			(void)n;
+			api_server_destroy(api);
+			return 128 + (int)si.ssi_signo;
+		}
+		raw_terminal();
+	} else {
+		vm = arcvmm_create(cfg);
+		arcvmm_config_free(cfg);
+		if (!vm) {
+			log_line(arcvmm_last_error());
+			api_server_destroy(api);
+			return 1;
+		}
+		raw_terminal();
+		if (arcvmm_start(vm)) {
+			restore_terminal();
+			log_line(arcvmm_last_error());
+			api_server_destroy(api);
+			arcvmm_destroy(vm);
+			return 1;
+		}
+		if (api)
+			api_server_set_vm(api, vm);
 	}
 	supervise(vm, sfd, &o);
 	arcvmm_wait(vm, -1);
@@ -247,6 +322,8 @@ int main(int argc, char **argv)
 		/* Not a warning, but the user should learn why the VM ended unless -q. */
 		log_line(ex.reason);
 	}
+	/* The API goes first: it must not serve a VM that is being freed. */
+	api_server_destroy(api);
 	/* The caller (a shell, a container runtime) learns that the VM is over as soon as
 	 * it is; ARCVMM_SYNC_TEARDOWN=1 waits for the kernel's teardown instead. */
 	const char *sync = getenv("ARCVMM_SYNC_TEARDOWN");

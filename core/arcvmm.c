@@ -10,6 +10,9 @@
 #include "core/config.h"
 #include "core/jail.h"
 #include "core/vm.h"
+#include "devices/virtio_balloon.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "hv/hv.h"
 #include "util/log.h"
 
@@ -510,4 +513,128 @@ unsigned arcvmm_vcpus(struct arcvmm_vm *v)
 uint64_t arcvmm_mem_mib(struct arcvmm_vm *v)
 {
 	return v ? vm_mem_size(v->vm) >> 20 : 0;
+}
+
+/* --- run-time device changes --- */
+
+static void to_rl(struct rate_limiter_config *out, const struct arcvmm_rate_limit *in)
+{
+	out->bandwidth.size = in->bandwidth.size;
+	out->bandwidth.one_time_burst = in->bandwidth.one_time_burst;
+	out->bandwidth.refill_time_ms = in->bandwidth.refill_time_ms;
+	out->ops.size = in->ops.size;
+	out->ops.one_time_burst = in->ops.one_time_burst;
+	out->ops.refill_time_ms = in->ops.refill_time_ms;
+}
+
+int arcvmm_disk_set_rate_limit(struct arcvmm_vm *v, const char *drive_id,
+			       const struct arcvmm_rate_limit *limit)
+{
+	struct rate_limiter_config rl;
+
+	CHECK_VM(v);
+	if (!drive_id || !limit)
+		return set_error(-EINVAL, "disk rate limit: no drive id or limit");
+	struct virtio_blk *b = vm_disk_by_id(v->vm, drive_id);
+	if (!b)
+		return set_error(-ENOENT, "no drive with id \"%s\"", drive_id);
+	to_rl(&rl, limit);
+	return virtio_blk_set_rate_limiter(b, &rl);
+}
+
+int arcvmm_net_set_rate_limit(struct arcvmm_vm *v, unsigned index,
+			      const struct arcvmm_rate_limit *rx,
+			      const struct arcvmm_rate_limit *tx)
+{
+	struct rate_limiter_config r, t;
+
+	CHECK_VM(v);
+	struct virtio_net *n = vm_net(v->vm, index);
+	if (!n)
+		return set_error(-ENOENT, "no network interface %u", index);
+	if (rx)
+		to_rl(&r, rx);
+	if (tx)
+		to_rl(&t, tx);
+	return virtio_net_set_rate_limiters(n, rx ? &r : NULL, tx ? &t : NULL);
+}
+
+unsigned arcvmm_disk_count(struct arcvmm_vm *v)
+{
+	return v ? vm_nr_disks(v->vm) : 0;
+}
+
+unsigned arcvmm_net_count(struct arcvmm_vm *v)
+{
+	return v ? vm_nr_nets(v->vm) : 0;
+}
+
+#define GET_BALLOON(v, b)                               \
+	CHECK_VM(v);                                    \
+	struct virtio_balloon *b = vm_balloon((v)->vm); \
+	if (!b)                                         \
+	return set_error(-ENODEV, "the VM has no balloon device")
+
+int arcvmm_balloon_set_target(struct arcvmm_vm *v, uint32_t amount_mib)
+{
+	GET_BALLOON(v, b);
+	if (vm_state(v->vm) == VM_STATE_STOPPED)
+		return set_error(-EBUSY, "the VM is stopped");
+	int r = virtio_balloon_set_target(b, amount_mib);
+	if (r == -EINVAL)
+		return set_error(r, "balloon target %u MiB: more than the guest's RAM (%llu MiB)",
+				 amount_mib, (unsigned long long)(vm_mem_size(v->vm) >> 20));
+	return r ? set_error(r, "balloon: %s", strerror(-r)) : 0;
+}
+
+int arcvmm_balloon_get_config(struct arcvmm_vm *v, struct arcvmm_balloon_config *out)
+{
+	struct virtio_balloon_config c;
+
+	GET_BALLOON(v, b);
+	if (!out)
+		return set_error(-EINVAL, "no output struct");
+	virtio_balloon_get_config(b, &c);
+	out->amount_mib = c.amount_mib;
+	out->deflate_on_oom = c.deflate_on_oom;
+	out->stats_polling_interval_s = c.stats_polling_interval_s;
+	return 0;
+}
+
+int arcvmm_balloon_get_stats(struct arcvmm_vm *v, struct arcvmm_balloon_stats *out)
+{
+	struct virtio_balloon_stats st;
+
+	GET_BALLOON(v, b);
+	if (!out)
+		return set_error(-EINVAL, "no output struct");
+	int r = virtio_balloon_get_stats(b, &st);
+	if (r == -ENOTSUP)
+		return set_error(r, "balloon statistics were not enabled at boot");
+	if (r)
+		return set_error(r, "balloon statistics: %s", strerror(-r));
+	int64_t *vals[VIRTIO_BALLOON_S_NR] = {
+	    &out->swap_in,	    &out->swap_out,    &out->major_faults,
+	    &out->minor_faults,	    &out->free_memory, &out->total_memory,
+	    &out->available_memory, &out->disk_caches, &out->hugetlb_allocations,
+	    &out->hugetlb_failures};
+	out->target_pages = st.target_pages;
+	out->actual_pages = st.actual_pages;
+	out->target_mib = st.target_mib;
+	out->actual_mib = st.actual_mib;
+	for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR; i++)
+		*vals[i] = st.has[i] ? (int64_t)st.value[i] : -1;
+	return 0;
+}
+
+int arcvmm_balloon_set_stats_interval(struct arcvmm_vm *v, uint32_t seconds)
+{
+	GET_BALLOON(v, b);
+	int r = virtio_balloon_set_stats_interval(b, seconds);
+	if (r == -ENOTSUP)
+		return set_error(r, "balloon statistics were not enabled at boot: they cannot be "
+				    "turned on later");
+	if (r == -EINVAL)
+		return set_error(r, "balloon statistics cannot be turned off after boot");
+	return r ? set_error(r, "balloon: %s", strerror(-r)) : 0;
 }

@@ -12,6 +12,9 @@
 #include "core/config.h"
 
 struct vm;
+struct virtio_blk;
+struct virtio_net;
+struct virtio_balloon;
 
 enum vm_end {
 	VM_END_NONE,
@@ -71,6 +74,12 @@ void vm_get_exit_info(struct vm *vm, struct vm_exit_info *info);
 /* Counters as a JSON object: malloc'd, NULL without memory. */
 char *vm_metrics_json(struct vm *vm);
 unsigned vm_ncpus(struct vm *vm);
+/* The devices, for run-time changes (NULL: no such device). */
+struct virtio_blk *vm_disk_by_id(struct vm *vm, const char *drive_id);
+struct virtio_net *vm_net(struct vm *vm, unsigned index);
+unsigned vm_nr_disks(struct vm *vm);
+unsigned vm_nr_nets(struct vm *vm);
+struct virtio_balloon *vm_balloon(struct vm *vm);
 uint64_t vm_mem_size(struct vm *vm);
 /* Stops whatever still runs and frees everything. NULL is fine. */
 void vm_destroy(struct vm *vm);

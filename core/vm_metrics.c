@@ -1,4 +1,5 @@
-/* vm_metrics.c — the VM's counters as one JSON document: arcvmm_metrics_json(), the API's
+/* vm_metrics.c — the VM's counters as one JSON document, and its devices for run-time
+ * changes: arcvmm_metrics_json(), the API's
  * metrics file lines and `GET /metrics`-style consumers read this.
  *
  * Every counter is read without stopping anything: vCPU exit counts are relaxed atomics
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static void add_u64(cJSON *o, const char *name, uint64_t v)
@@ -154,4 +156,32 @@ char *vm_metrics_json(struct vm *vm)
 	s = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return s;
+}
+
+struct virtio_blk *vm_disk_by_id(struct vm *vm, const char *drive_id)
+{
+	for (unsigned i = 0; drive_id && i < vm->nr_blks; i++)
+		if (vm->blk_ids[i] && !strcmp(vm->blk_ids[i], drive_id))
+			return vm->blks[i];
+	return NULL;
+}
+
+struct virtio_net *vm_net(struct vm *vm, unsigned index)
+{
+	return index < vm->nr_nets ? vm->nets[index] : NULL;
+}
+
+unsigned vm_nr_disks(struct vm *vm)
+{
+	return vm->nr_blks;
+}
+
+unsigned vm_nr_nets(struct vm *vm)
+{
+	return vm->nr_nets;
+}
+
+struct virtio_balloon *vm_balloon(struct vm *vm)
+{
+	return vm->balloon;
 }

@@ -161,8 +161,10 @@ int main(int argc, char **argv)
 	/* A graceful stop is a request: this guest has no ACPI driver and ignores it. */
 	check(arcvmm_request_shutdown(a, ARCVMM_SHUTDOWN_POWER_BUTTON) == 0,
 	      "power button request accepted");
-	check(arcvmm_wait(a, 300) == -ETIMEDOUT, "a guest that ignores it runs on (wait times out)");
-	check(arcvmm_exit(a, &ex) == 0 && ex.end == ARCVMM_END_NONE, "no exit reason while running");
+	check(arcvmm_wait(a, 300) == -ETIMEDOUT,
+	      "a guest that ignores it runs on (wait times out)");
+	check(arcvmm_exit(a, &ex) == 0 && ex.end == ARCVMM_END_NONE,
+	      "no exit reason while running");
 	check(arcvmm_stop(a, 0) == 0 && arcvmm_state(a) == ARCVMM_STATE_STOPPED, "hard stop a");
 	check(arcvmm_wait(a, 0) == 0, "wait returns at once on a stopped VM");
 	struct pollfd p = {.fd = arcvmm_event_fd(a), .events = POLLIN};
@@ -170,11 +172,12 @@ int main(int argc, char **argv)
 	check(arcvmm_exit(a, &ex) == 0 && ex.end == ARCVMM_END_STOPPED && ex.status == 0,
 	      "a ended STOPPED, status 0");
 	printf("     a: %s\n", ex.reason);
-	check(arcvmm_resume(a) == -EBUSY && arcvmm_start(a) == -EBUSY, "a stopped VM stays stopped");
+	check(arcvmm_resume(a) == -EBUSY && arcvmm_start(a) == -EBUSY,
+	      "a stopped VM stays stopped");
 
 	check(read_console(con_b, 500, NULL, NULL) > 0, "b still ticks after a stopped");
-	check(arcvmm_stop(b, 15) == 0 && arcvmm_exit(b, &ex) == 0 &&
-		  ex.end == ARCVMM_END_STOPPED && ex.signo == 15 && ex.status == 128 + 15,
+	check(arcvmm_stop(b, 15) == 0 && arcvmm_exit(b, &ex) == 0 && ex.end == ARCVMM_END_STOPPED &&
+		  ex.signo == 15 && ex.status == 128 + 15,
 	      "hard stop b for signal 15: status 143");
 
 	arcvmm_destroy(a);

@@ -187,6 +187,52 @@ char *arcvmm_metrics_json(struct arcvmm_vm *vm);
 unsigned arcvmm_vcpus(struct arcvmm_vm *vm);
 uint64_t arcvmm_mem_mib(struct arcvmm_vm *vm);
 
+/* --- run-time device changes (what the API's PATCH endpoints call) --- */
+
+/* Firecracker's RateLimiter: two token buckets. A bucket with size 0 (or refill 0) does
+ * not limit; all zero removes the limit. Over the limit, work is delayed, never dropped. */
+struct arcvmm_token_bucket {
+	uint64_t size;		 /* bytes (bandwidth) or requests (ops) per refill_time_ms */
+	uint64_t one_time_burst; /* extra tokens at the start */
+	uint64_t refill_time_ms;
+};
+struct arcvmm_rate_limit {
+	struct arcvmm_token_bucket bandwidth, ops;
+};
+/* The disk with this drive id (the config's id=/drive_id) gets a new limit. -ENOENT if no
+ * disk has that id. */
+int arcvmm_disk_set_rate_limit(struct arcvmm_vm *vm, const char *drive_id,
+			       const struct arcvmm_rate_limit *limit);
+/* NIC number index (in config order, from 0): new RX and/or TX limits (NULL: unchanged).
+ * -ENOENT if there is no such NIC. */
+int arcvmm_net_set_rate_limit(struct arcvmm_vm *vm, unsigned index,
+			      const struct arcvmm_rate_limit *rx,
+			      const struct arcvmm_rate_limit *tx);
+/* The number of disks and NICs the VM has. */
+unsigned arcvmm_disk_count(struct arcvmm_vm *vm);
+unsigned arcvmm_net_count(struct arcvmm_vm *vm);
+
+/* The balloon (configured with "balloon" / --balloon before create). Every call returns
+ * -ENODEV when the VM has none. */
+struct arcvmm_balloon_config {
+	uint32_t amount_mib; /* the target: MiB the guest is asked to give back */
+	int deflate_on_oom;
+	uint32_t stats_polling_interval_s; /* 0: statistics off */
+};
+/* Values are -1 when the guest has not reported them (yet). */
+struct arcvmm_balloon_stats {
+	uint32_t target_pages, actual_pages, target_mib, actual_mib;
+	int64_t swap_in, swap_out, major_faults, minor_faults, free_memory, total_memory,
+	    available_memory, disk_caches, hugetlb_allocations, hugetlb_failures;
+};
+/* Moves the target (any state but STOPPED); -EINVAL if larger than guest RAM. */
+int arcvmm_balloon_set_target(struct arcvmm_vm *vm, uint32_t amount_mib);
+int arcvmm_balloon_get_config(struct arcvmm_vm *vm, struct arcvmm_balloon_config *out);
+/* -ENOTSUP if statistics were not enabled at create. */
+int arcvmm_balloon_get_stats(struct arcvmm_vm *vm, struct arcvmm_balloon_stats *out);
+/* -ENOTSUP if statistics were off at create; -EINVAL for 0 (they cannot be turned off). */
+int arcvmm_balloon_set_stats_interval(struct arcvmm_vm *vm, uint32_t seconds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""tests/api/hostile.py SOCKET — hostile and odd clients against arcvmm's REST API, each
+followed by a check that a well-behaved client (Python's http.client) is still served.
+Prints "ok ..." / "FAIL ..." lines; exit status 1 on any failure."""
+import http.client
+import json
+import socket
+import sys
+import time
+
+SOCK = sys.argv[1]
+failed = 0
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=5):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.path)
+        self.sock = s
+
+
+def request(method, url, body=None):
+    c = UnixHTTPConnection(SOCK)
+    c.request(method, url, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, json.loads(data) if data else None
+
+
+def check(ok, what):
+    global failed
+    print(("ok   " if ok else "FAIL ") + "api hostile: " + what, flush=True)
+    if not ok:
+        failed += 1
+
+
+def still_served(after):
+    t0 = time.monotonic()
+    try:
+        st, body = request("GET", "/")
+        ok = st == 200 and body["app_name"] == "arcvmm"
+    except Exception as e:  # noqa: BLE001 - any failure is the finding
+        print("     ", repr(e))
+        ok = False
+    check(ok and time.monotonic() - t0 < 3, "served after " + after)
+
+
+def raw(data, read=True, timeout=3):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(SOCK)
+    out = b""
+    try:
+        # The server may answer and close before it has read everything: that is fine.
+        s.sendall(data)
+        while read:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass
+    s.close()
+    return out
+
+
+_, before = request("GET", "/machine-config")
+
+# Idle and half-sent connections held open while a normal client asks.
+idle = []
+for i in range(20):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(SOCK)
+    if i % 2:
+        s.sendall(b"PUT /machine-config HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n{\"vcp")
+    idle.append(s)
+still_served("20 idle / half-sent connections")
+
+# The server drops them after its timeout (10 s): they must see EOF, not hang forever.
+t0 = time.monotonic()
+closed = 0
+for s in idle:
+    s.settimeout(20)
+    try:
+        while s.recv(4096):
+            pass
+        closed += 1
+    except ConnectionResetError:
+        closed += 1
+    except socket.timeout:
+        pass
+    s.close()
+check(closed == 20 and time.monotonic() - t0 < 20,
+      "idle connections dropped by the server (%d of 20 in %.1f s)" % (closed, time.monotonic() - t0))
+
+# Not HTTP at all.
+out = raw(b"\x00\x01\x02garbage\r\n\r\n")
+check(out == b"" or b" 400 " in out.split(b"\r\n")[0], "binary garbage is refused")
+still_served("garbage")
+
+# A huge header block.
+out = raw(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n")
+check(out == b"" or out.startswith(b"HTTP/1.1 4"), "a 200 KB header is refused")
+still_served("a huge header")
+
+# A body over the limit, with and without Content-Length.
+st, body = 0, None
+try:
+    c = UnixHTTPConnection(SOCK)
+    c.request("PUT", "/boot-source", body=b"{" + b" " * 60000 + b"}",
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    st, body = r.status, json.loads(r.read() or b"null")
+except Exception as e:  # noqa: BLE001
+    print("     ", repr(e))
+check(st == 400 and "larger than the limit" in (body or {}).get("fault_message", ""),
+      "a 60 KB body gets 400 naming the limit")
+out = raw(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+          + (b"8000\r\n" + b" " * 0x8000 + b"\r\n") * 3 + b"0\r\n\r\n")
+check(out.startswith(b"HTTP/1.1 400"), "a 96 KB chunked body gets 400")
+still_served("oversized bodies")
+
+# A client that sends a request and vanishes before reading the answer.
+for _ in range(10):
+    raw(b"GET /vm/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", read=False)
+still_served("10 clients that vanished before the answer")
+
+# JSON that is deep, wrong-typed or not an object.
+for payload, what in ((b"[" * 5000 + b"]" * 5000, "5000-deep nesting"),
+                      (b"\"a string\"", "a JSON string"),
+                      (b"{\"vcpu_count\": \"two\", \"mem_size_mib\": 64}", "a wrong type"),
+                      (b"{\"vcpu_count\": 1e308, \"mem_size_mib\": -1}", "out-of-range numbers"),
+                      (b"{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"x\": 1}", "an unknown field")):
+    out = raw(b"PUT /machine-config HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(payload)
+              + payload)
+    check(out.startswith(b"HTTP/1.1 400") and b"fault_message" in out, what + " gets 400")
+still_served("malformed JSON")
+
+# Nothing half-applied: the machine config is still the default after all of that.
+st, body = request("GET", "/machine-config")
+check(st == 200 and body == before, "refused requests left the machine config alone")
+
+sys.exit(1 if failed else 0)
