@@ -22,9 +22,9 @@ struct arcvmm_vm;
 struct api_server;
 
 #define API_MAX_BODY	     51200 /* Firecracker's request payload limit */
-#define API_MAX_CONNECTIONS  32
-#define API_CONN_TIMEOUT_S   10	   /* an idle or trickling client is dropped */
-#define API_METRICS_PERIOD_S 60	   /* metrics lines written this often once configured */
+#define API_MAX_CONNECTIONS  128
+#define API_CONN_TIMEOUT_S   10 /* an idle or trickling client is dropped */
+#define API_METRICS_PERIOD_S 60 /* metrics lines written this often once configured */
 
 struct api_options {
 	const char *sock_path;
@@ -34,6 +34,8 @@ struct api_options {
 	char **argv;
 	/* Command-line NICs exist: do not add Firecracker's "no NIC unless one is PUT". */
 	int has_cli_net;
+	/* --metrics-path: as if PUT /metrics had named it (NULL: none). */
+	const char *metrics_path;
 };
 
 /* Binds the socket (a stale socket file is replaced, a live one refused) and serves on
@@ -45,6 +47,8 @@ int api_server_start_fd(struct api_server *s);
 struct arcvmm_vm *api_server_vm(struct api_server *s);
 /* The command booted the VM itself (--kernel/--config with --api-sock): serve it. */
 void api_server_set_vm(struct api_server *s, struct arcvmm_vm *vm);
+/* Writes a last metrics line (if metrics are configured). */
+void api_server_flush_metrics(struct api_server *s);
 /* Stops serving (in-flight requests finish), removes the socket file, frees. */
 void api_server_destroy(struct api_server *s);
 

@@ -26,7 +26,7 @@ struct api_server {
 	 * thread sets vm and the metrics thread writes metrics_fd). */
 	pthread_mutex_t lock;
 	struct arcvmm_vm *vm;
-	int start_fd; /* eventfd: the API started a VM */
+	int start_fd;	 /* eventfd: the API started a VM */
 	bool is_vm_ours; /* created by InstanceStart (the command destroys it either way) */
 
 	/* Pre-boot pieces, as they were PUT (checked). NULL: not given. */
@@ -40,6 +40,7 @@ struct api_server {
 	int log_fd;	/* PUT /logger, owned */
 	int metrics_fd; /* PUT /metrics, owned */
 	uint64_t nr_metrics_dropped;
+	uint64_t nr_requests, nr_errors; /* every request served, and those answered >= 400 */
 	pthread_t metrics_thread;
 	bool has_metrics_thread, is_stopping;
 	pthread_cond_t metrics_cond;
@@ -59,5 +60,7 @@ void api_fault(struct api_reply *out, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Writes one metrics line to metrics_fd (lock held). 0, or -errno. */
 int api_flush_metrics(struct api_server *s);
+/* The library's metrics plus the API's own counters: a malloc'd JSON string (lock held). */
+char *api_metrics_json(struct api_server *s);
 
 #endif

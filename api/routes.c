@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NOT_AFTER_BOOT "The requested operation is not supported after starting the microVM."
+#define NOT_AFTER_BOOT	"The requested operation is not supported after starting the microVM."
 #define NOT_BEFORE_BOOT "The requested operation is not supported before starting the microVM."
 
 static void reply_json(struct api_reply *out, unsigned status, cJSON *o)
@@ -196,8 +196,8 @@ static int strip_none(cJSON *o, const char *key, struct api_reply *out)
 
 	if (!v)
 		return 0;
-	if (cJSON_IsNull(v) || (cJSON_IsString(v) && (!strcmp(v->valuestring, "None") ||
-						       !v->valuestring[0]))) {
+	if (cJSON_IsNull(v) ||
+	    (cJSON_IsString(v) && (!strcmp(v->valuestring, "None") || !v->valuestring[0]))) {
 		cJSON_DeleteItemFromObjectCaseSensitive(o, key);
 		return 0;
 	}
@@ -311,8 +311,8 @@ static void put_drive(struct api_server *s, const char *id, cJSON *body, struct 
 		return api_fault(out, MHD_HTTP_BAD_REQUEST, "drive %s: bad \"partuuid\"", id);
 	if (cJSON_IsTrue(root)) {
 		for (unsigned i = 0; i < s->nr_drives; i++)
-			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s->drives[i],
-									  "is_root_device")) &&
+			if (cJSON_IsTrue(
+				cJSON_GetObjectItemCaseSensitive(s->drives[i], "is_root_device")) &&
 			    strcmp(get_str(s->drives[i], "drive_id"), id))
 				return api_fault(out, MHD_HTTP_BAD_REQUEST,
 						 "A root block device already exists (%s).",
@@ -334,7 +334,8 @@ static void put_drive(struct api_server *s, const char *id, cJSON *body, struct 
 	if (check_file("path_on_host", path, !is_ro, out))
 		return;
 	cJSON *piece = cJSON_Duplicate(body, 1);
-	if (!piece || store_by_id(s->drives, &s->nr_drives, API_MAX_DRIVES, "drive_id", id, piece)) {
+	if (!piece ||
+	    store_by_id(s->drives, &s->nr_drives, API_MAX_DRIVES, "drive_id", id, piece)) {
 		cJSON_Delete(piece);
 		return api_fault(out, MHD_HTTP_BAD_REQUEST, "too many drives (at most %d)",
 				 API_MAX_DRIVES);
@@ -368,7 +369,8 @@ static int parse_bucket(const cJSON *o, struct arcvmm_token_bucket *b, const cha
 		if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e18 ||
 		    it->valuedouble != (double)(uint64_t)it->valuedouble)
 			return api_fault(out, MHD_HTTP_BAD_REQUEST,
-					 "%s: \"%s\" must be a whole number >= 0", what, it->string),
+					 "%s: \"%s\" must be a whole number >= 0", what,
+					 it->string),
 			       -1;
 		*dst[k] = (uint64_t)it->valuedouble;
 	}
@@ -386,11 +388,12 @@ static int parse_rate_limit(const cJSON *o, struct arcvmm_rate_limit *rl, const 
 		return 0;
 	if (!cJSON_IsObject(o))
 		return api_fault(out, MHD_HTTP_BAD_REQUEST, "%s must be an object", what), -1;
-	cJSON_ArrayForEach(it, o)
-	if (strcmp(it->string, "bandwidth") && strcmp(it->string, "ops"))
-		return api_fault(out, MHD_HTTP_BAD_REQUEST, "%s: unknown field \"%s\"", what,
-				 it->string),
-		       -1;
+	cJSON_ArrayForEach(
+	    it, o) if (strcmp(it->string, "bandwidth") &&
+		       strcmp(it->string, "ops")) return api_fault(out, MHD_HTTP_BAD_REQUEST,
+								   "%s: unknown field \"%s\"", what,
+								   it->string),
+	    -1;
 	snprintf(w, sizeof(w), "%s.bandwidth", what);
 	if (parse_bucket(cJSON_GetObjectItemCaseSensitive(o, "bandwidth"), &rl->bandwidth, w, out))
 		return -1;
@@ -409,8 +412,8 @@ static int check_only_keys(const cJSON *o, const char *const *keys, const char *
 		for (unsigned i = 0; keys[i]; i++)
 			ok |= !strcmp(it->string, keys[i]);
 		if (!ok) {
-			api_fault(out, MHD_HTTP_BAD_REQUEST, "%s: \"%s\" cannot be changed after boot",
-				  what, it->string);
+			api_fault(out, MHD_HTTP_BAD_REQUEST,
+				  "%s: \"%s\" cannot be changed after boot", what, it->string);
 			return -1;
 		}
 	}
@@ -471,7 +474,8 @@ static void patch_net(struct api_server *s, const char *id, cJSON *body, struct 
 	if (parse_rate_limit(r, &rx, "rx_rate_limiter", out) ||
 	    parse_rate_limit(t, &tx, "tx_rate_limiter", out))
 		return;
-	if ((r || t) && arcvmm_net_set_rate_limit(s->vm, (unsigned)idx, r ? &rx : NULL, t ? &tx : NULL))
+	if ((r || t) &&
+	    arcvmm_net_set_rate_limit(s->vm, (unsigned)idx, r ? &rx : NULL, t ? &tx : NULL))
 		return api_fault(out, MHD_HTTP_BAD_REQUEST, "%s", arcvmm_last_error());
 	reply_ok(out);
 }
@@ -482,7 +486,8 @@ static void balloon_reply(struct api_server *s, struct api_reply *out)
 {
 	if (!is_started(s)) {
 		if (!s->balloon)
-			return api_fault(out, MHD_HTTP_BAD_REQUEST, "No balloon device configured.");
+			return api_fault(out, MHD_HTTP_BAD_REQUEST,
+					 "No balloon device configured.");
 		return reply_json(out, MHD_HTTP_OK, cJSON_Duplicate(s->balloon, 1));
 	}
 	struct arcvmm_balloon_config c;
@@ -556,16 +561,16 @@ static void patch_balloon(struct api_server *s, cJSON *body, bool is_stats, stru
 	uint32_t v;
 	bool has;
 
-	if (check_only_keys(body, is_stats ? skeys : keys, is_stats ? "PATCH /balloon/statistics"
-								    : "PATCH /balloon",
-			    out) ||
+	if (check_only_keys(body, is_stats ? skeys : keys,
+			    is_stats ? "PATCH /balloon/statistics" : "PATCH /balloon", out) ||
 	    get_uint(body, key, is_stats ? 86400 : 4294967295.0, &v, &has, out))
 		return;
 	if (!has)
 		return api_fault(out, MHD_HTTP_BAD_REQUEST, "The body needs \"%s\".", key);
 	if (!is_started(s)) {
 		if (!s->balloon)
-			return api_fault(out, MHD_HTTP_BAD_REQUEST, "No balloon device configured.");
+			return api_fault(out, MHD_HTTP_BAD_REQUEST,
+					 "No balloon device configured.");
 		cJSON *copy = cJSON_Duplicate(s->balloon, 1);
 		if (!copy)
 			return api_fault(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -591,8 +596,8 @@ static void patch_balloon(struct api_server *s, cJSON *body, bool is_stats, stru
 static int open_output(const char *what, const char *path, struct api_reply *out)
 {
 	/* Non-blocking: a FIFO whose reader stops costs lines, never the API thread. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-		      0600);
+	int fd =
+	    open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		api_fault(out, MHD_HTTP_BAD_REQUEST, "%s %s: %s", what, path, strerror(errno));
 	return fd;
@@ -600,8 +605,8 @@ static int open_output(const char *what, const char *path, struct api_reply *out
 
 static void put_logger(struct api_server *s, cJSON *body, struct api_reply *out)
 {
-	static const char *const keys[] = {"log_path", "level", "show_level", "show_log_origin",
-					   "module", NULL};
+	static const char *const keys[] = {"log_path",	      "level",	"show_level",
+					   "show_log_origin", "module", NULL};
 	static const char *const levels[] = {"error", "warning", "info", "debug", "trace", "off"};
 	static const int lv[] = {0, 1, 2, 3, 3, 0};
 	const cJSON *it;
@@ -628,7 +633,8 @@ static void put_logger(struct api_server *s, cJSON *body, struct api_reply *out)
 	}
 	const char *path = get_str(body, "log_path");
 	if (cJSON_HasObjectItem(body, "log_path") && !path)
-		return api_fault(out, MHD_HTTP_BAD_REQUEST, "logger: \"log_path\" must be a string");
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "logger: \"log_path\" must be a string");
 	if (path) {
 		int fd = open_output("logger: log_path", path, out);
 		if (fd < 0)
@@ -651,7 +657,8 @@ static void put_metrics(struct api_server *s, cJSON *body, struct api_reply *out
 	const char *path = get_str(body, "metrics_path");
 
 	if (s->metrics_fd >= 0)
-		return api_fault(out, MHD_HTTP_BAD_REQUEST, "Reinitialization of metrics not allowed.");
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "Reinitialization of metrics not allowed.");
 	if (!path || cJSON_GetArraySize(body) != 1)
 		return api_fault(out, MHD_HTTP_BAD_REQUEST,
 				 "metrics: the body is {\"metrics_path\": PATH}");
@@ -684,8 +691,8 @@ static char *assemble(struct api_server *s, struct api_reply *out)
 	if (root >= 0) {
 		const char *args = get_str(bs, "boot_args");
 		const char *pu = get_str(s->drives[root], "partuuid");
-		bool ro = cJSON_IsTrue(
-		    cJSON_GetObjectItemCaseSensitive(s->drives[root], "is_read_only"));
+		bool ro =
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s->drives[root], "is_read_only"));
 		size_t n = (args ? strlen(args) : 0) + 128;
 		char *a = malloc(n);
 		if (!a)
@@ -807,7 +814,7 @@ static void put_action(struct api_server *s, cJSON *body, struct api_reply *out)
 		if (!is_started(s))
 			return api_fault(out, MHD_HTTP_BAD_REQUEST, NOT_BEFORE_BOOT);
 		if (arcvmm_request_shutdown(s->vm, a[0] == 'S' ? ARCVMM_SHUTDOWN_CTRL_ALT_DEL
-							     : ARCVMM_SHUTDOWN_POWER_BUTTON))
+							       : ARCVMM_SHUTDOWN_POWER_BUTTON))
 			return api_fault(out, MHD_HTTP_BAD_REQUEST, "%s", arcvmm_last_error());
 		return reply_ok(out);
 	}
@@ -894,9 +901,10 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		if (!strcmp(url, "/balloon/statistics"))
 			return balloon_stats_reply(s, out);
 		if (!strcmp(url, "/arcvmm/metrics")) {
-			char *m = s->vm ? arcvmm_metrics_json(s->vm) : NULL;
+			char *m = api_metrics_json(s);
 			if (!m)
-				return api_fault(out, MHD_HTTP_BAD_REQUEST, NOT_BEFORE_BOOT);
+				return api_fault(out, MHD_HTTP_INTERNAL_SERVER_ERROR,
+						 "out of memory");
 			out->status = MHD_HTTP_OK;
 			out->body = m;
 			return;
@@ -907,11 +915,9 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		goto unknown;
 
 	/* Every PUT and PATCH takes a JSON object. */
-	static const char *const unsupported[] = {"/vsock",	   "/snapshot/create",
-						  "/snapshot/load", "/mmds",
-						  "/mmds/config",   "/cpu-config",
-						  "/serial",	   "/hotplug/memory",
-						  NULL};
+	static const char *const unsupported[] = {"/vsock",  "/snapshot/create", "/snapshot/load",
+						  "/mmds",   "/mmds/config",	 "/cpu-config",
+						  "/serial", "/hotplug/memory",	 NULL};
 	for (unsigned i = 0; unsupported[i]; i++)
 		if (!strcmp(url, unsupported[i]) || has_prefix(url, "/pmem/", &id))
 			return api_fault(out, MHD_HTTP_BAD_REQUEST,
@@ -949,8 +955,9 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 			put_drive(s, id, b, out);
 	} else if (is_put && has_prefix(url, "/network-interfaces/", &id)) {
 		if (!is_valid_id(id))
-			api_fault(out, MHD_HTTP_BAD_REQUEST,
-				  "Invalid interface id: letters, digits, '_' and '-', at most 64.");
+			api_fault(
+			    out, MHD_HTTP_BAD_REQUEST,
+			    "Invalid interface id: letters, digits, '_' and '-', at most 64.");
 		else
 			put_net(s, id, b, out);
 	} else if (is_put && !strcmp(url, "/balloon")) {

@@ -89,8 +89,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct api_rep
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **req_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
 {
 	struct api_server *s = cls;
 	struct api_request *r = *req_cls;
@@ -101,15 +101,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		*req_cls = r;
 		if (cl) {
 			unsigned long long v = strtoull(cl, NULL, 10);
 			r->declared = (size_t)v;
-			if (v > API_MAX_BODY)
+			if (v > API_MAX_BODY) {
+				/* Answered before the body is read; MHD then closes the
+				 * connection instead of reading 100 MiB nobody wants. */
 				r->is_too_big = true;
+				api_fault(&rep, MHD_HTTP_BAD_REQUEST,
+					  "Request payload with size %zu is larger than the limit "
+					  "of %d allowed by server.",
+					  r->declared, API_MAX_BODY);
+				enum MHD_Result res = send_reply(c, &rep);
+				free(rep.body);
+				pthread_mutex_lock(&s->lock);
+				s->nr_requests++;
+				s->nr_errors++;
+				pthread_mutex_unlock(&s->lock);
+				return res;
+			}
 		}
-		*req_cls = r;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -130,6 +144,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		api_route(s, method, url, r->buf ? r->buf : "", r->len, &rep);
 		pthread_mutex_unlock(&s->lock);
 	}
+	pthread_mutex_lock(&s->lock);
+	s->nr_requests++;
+	s->nr_errors += rep.status >= 400;
+	pthread_mutex_unlock(&s->lock);
 	enum MHD_Result res = send_reply(c, &rep);
 	free(rep.body);
 	return res;
@@ -147,11 +165,31 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	}
 }
 
+char *api_metrics_json(struct api_server *s)
+{
+	char *m = s->vm ? arcvmm_metrics_json(s->vm) : strdup("{\"state\":\"Not started\"}");
+	cJSON *o = m ? cJSON_Parse(m) : NULL;
+
+	free(m);
+	if (!o)
+		return NULL;
+	cJSON *api = cJSON_AddObjectToObject(o, "api");
+	if (api) {
+		cJSON_AddNumberToObject(api, "requests", (double)s->nr_requests);
+		cJSON_AddNumberToObject(api, "errors", (double)s->nr_errors);
+		cJSON_AddNumberToObject(api, "metrics_lines_dropped",
+					(double)s->nr_metrics_dropped);
+	}
+	m = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return m;
+}
+
 int api_flush_metrics(struct api_server *s)
 {
 	if (s->metrics_fd < 0)
 		return -ENOENT;
-	char *m = s->vm ? arcvmm_metrics_json(s->vm) : strdup("{\"state\":\"Not started\"}");
+	char *m = api_metrics_json(s);
 	if (!m)
 		return -ENOMEM;
 	size_t n = strlen(m);
@@ -232,8 +270,7 @@ static int bind_socket(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-int api_server_start(const struct api_options *o, struct api_server **out, char *err,
-		     size_t errlen)
+int api_server_start(const struct api_options *o, struct api_server **out, char *err, size_t errlen)
 {
 	struct api_server *s = calloc(1, sizeof(*s));
 	int r = -ENOMEM;
@@ -277,6 +314,17 @@ int api_server_start(const struct api_options *o, struct api_server **out, char 
 		r = -EIO;
 		goto fail;
 	}
+	if (o->metrics_path) {
+		s->metrics_fd =
+		    open(o->metrics_path,
+			 O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+		if (s->metrics_fd < 0) {
+			r = -errno;
+			snprintf(err, errlen, "--metrics-path %s: %s", o->metrics_path,
+				 strerror(-r));
+			goto fail;
+		}
+	}
 	if (pthread_create(&s->metrics_thread, NULL, metrics_thread, s) == 0)
 		s->has_metrics_thread = true;
 	*out = s;
@@ -284,11 +332,6 @@ int api_server_start(const struct api_options *o, struct api_server **out, char 
 fail:
 	if (!err[0])
 		snprintf(err, errlen, "--api-sock %s: %s", o->sock_path, strerror(-r));
-	if (s && s->listen_fd >= 0) {
-		close(s->listen_fd);
-		unlink(s->sock_path);
-		s->listen_fd = -1;
-	}
 	api_server_destroy(s);
 	return r;
 }
@@ -313,13 +356,25 @@ void api_server_set_vm(struct api_server *s, struct arcvmm_vm *vm)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void api_server_flush_metrics(struct api_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->metrics_fd >= 0)
+		api_flush_metrics(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void api_server_destroy(struct api_server *s)
 {
 	if (!s)
 		return;
-	if (s->daemon)
-		MHD_stop_daemon(s->daemon); /* joins the serving thread */
-	if (s->listen_fd >= 0) {
+	if (s->daemon) {
+		MHD_stop_daemon(s->daemon); /* joins the serving thread, closes listen_fd */
+		s->listen_fd = -1;
+		unlink(s->sock_path);
+	} else if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		unlink(s->sock_path);
 	}

@@ -14,6 +14,7 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -56,10 +57,12 @@ static void raw_terminal(void)
 struct cli_options {
 	double shutdown_timeout_s; /* after the first SIGTERM */
 	bool wants_help;
-	const char *api_sock; /* --api-sock PATH */
-	const char *id;	      /* --id ID */
-	bool has_boot_source; /* --kernel or --config given: boot at once */
-	bool has_net;	      /* --net given */
+	const char *api_sock;	  /* --api-sock PATH */
+	const char *id;		  /* --id ID */
+	bool has_boot_source;	  /* --kernel or --config given: boot at once */
+	bool has_net;		  /* --net given */
+	bool is_no_api;		  /* --no-api */
+	const char *metrics_path; /* --metrics-path PATH */
 };
 
 static void cli_usage(FILE *f)
@@ -72,13 +75,17 @@ static void cli_usage(FILE *f)
 	      "                       socket; without --kernel/--config the VM is configured\n"
 	      "                       and started through it (PUT /actions InstanceStart)\n"
 	      "  --id ID              the instance id the API reports (GET /)\n"
+	      "  --no-api             no REST API (the default; Firecracker's flag)\n"
+	      "  --metrics-path PATH  a JSON metrics line every 60 s and at the end (with the\n"
+	      "                       API also on FlushMetrics), appended to PATH (file or FIFO)\n"
 	      "\n"
 	      "Signals: SIGTERM presses the guest's ACPI power button (Ctrl-Alt-Del without\n"
 	      "ACPI); a second SIGTERM, or SIGINT, SIGHUP or SIGQUIT, stops the VM at once.\n"
 	      "\n"
-	      "Exit status: 0 when the guest powers off, reboots or triple-faults or Ctrl-A x\n"
-	      "is typed; 1 for a configuration or host error; 2 when KVM fails to run the\n"
-	      "guest; 3 after a guest kernel panic; 128+N after a hard stop on signal N.\n",
+	      "Exit status: 0 when the guest powers off, reboots or triple-faults (also after a\n"
+	      "graceful stop); 1 for a configuration or host error; 2 when KVM fails to run\n"
+	      "the guest; 3 after a guest kernel panic; 4 when Ctrl-A x was typed; 128+N after\n"
+	      "a hard stop on signal N (SIGTERM after --shutdown-timeout: 143).\n",
 	      f);
 }
 
@@ -114,9 +121,14 @@ static int take_cli_options(int *argc, char **argv, struct cli_options *o)
 			argv[out++] = opt; /* lives as long as the process */
 			continue;
 		}
-		const char **strval = !strcmp(a, "--api-sock") ? &o->api_sock
-				      : !strcmp(a, "--id")     ? &o->id
-							       : NULL;
+		if (!strcmp(a, "--no-api")) {
+			o->is_no_api = true; /* Firecracker's flag: no API is our default */
+			continue;
+		}
+		const char **strval = !strcmp(a, "--api-sock")	     ? &o->api_sock
+				      : !strcmp(a, "--id")	     ? &o->id
+				      : !strcmp(a, "--metrics-path") ? &o->metrics_path
+								     : NULL;
 		if (strval) {
 			if (i + 1 >= *argc || !argv[i + 1][0]) {
 				fprintf(stderr, "arcvmm: %s needs a value\n", a);
@@ -151,6 +163,10 @@ static int take_cli_options(int *argc, char **argv, struct cli_options *o)
 	}
 	argv[out] = NULL;
 	*argc = out;
+	if (o->is_no_api && o->api_sock) {
+		fprintf(stderr, "arcvmm: --no-api and --api-sock exclude each other\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -169,17 +185,37 @@ static void log_line(const char *msg)
 }
 
 /* Waits for the end of the VM while turning signals into stops (see the top comment). */
-static void supervise(struct arcvmm_vm *vm, int sfd, const struct cli_options *o)
+/* --metrics-path without the API: one line of the library's metrics. The fd is
+ * non-blocking, so a FIFO nobody reads costs the line, never the command. */
+static void write_metrics(struct arcvmm_vm *vm, int fd)
 {
-	int64_t deadline = -1;
+	char *m;
+
+	if (fd < 0 || !(m = arcvmm_metrics_json(vm)))
+		return;
+	size_t n = strlen(m);
+	m[n] = '\n';
+	ssize_t w = write(fd, m, n + 1);
+	(void)w;
+	free(m);
+}
+
+#define METRICS_PERIOD_MS 60000
+
+static void supervise(struct arcvmm_vm *vm, int sfd, int metrics_fd, const struct cli_options *o)
+{
+	int64_t deadline = -1, next_metrics = now_ms() + METRICS_PERIOD_MS;
 	bool has_asked = false;
 
 	for (;;) {
 		struct pollfd p[2] = {{.fd = arcvmm_event_fd(vm), .events = POLLIN},
 				      {.fd = sfd, .events = POLLIN}};
+		int64_t wake = metrics_fd >= 0 ? next_metrics : -1;
+		if (deadline >= 0 && (wake < 0 || deadline < wake))
+			wake = deadline;
 		int timeout = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+		if (wake >= 0) {
+			int64_t left = wake - now_ms();
 			timeout = left > 0 ? (int)left : 0;
 		}
 		int n = poll(p, 2, timeout);
@@ -187,7 +223,11 @@ static void supervise(struct arcvmm_vm *vm, int sfd, const struct cli_options *o
 			break;
 		if (p[0].revents)
 			return;
-		if (n == 0 && deadline >= 0) {
+		if (metrics_fd >= 0 && now_ms() >= next_metrics) {
+			write_metrics(vm, metrics_fd);
+			next_metrics += METRICS_PERIOD_MS;
+		}
+		if (n == 0 && deadline >= 0 && now_ms() >= deadline) {
 			log_line("the guest did not power off in time: stopping it");
 			arcvmm_stop(vm, SIGTERM);
 			return;
@@ -260,18 +300,18 @@ int main(int argc, char **argv)
 	}
 
 	struct api_server *api = NULL;
-	if (o.api_sock) {
-		char err[1024] = "";
-		struct api_options ao = {.sock_path = o.api_sock,
-					 .id = o.id,
-					 .argc = argc,
-					 .argv = argv,
-					 .has_cli_net = o.has_net};
-		if (api_server_start(&ao, &api, err, sizeof(err))) {
-			log_line(err);
-			arcvmm_config_free(cfg);
-			return 1;
-		}
+	struct api_options ao = {.sock_path = o.api_sock,
+				 .id = o.id,
+				 .argc = argc,
+				 .argv = argv,
+				 .has_cli_net = o.has_net,
+				 .metrics_path = o.metrics_path};
+	char api_err[1024] = "";
+	if (o.api_sock && !o.has_boot_source &&
+	    api_server_start(&ao, &api, api_err, sizeof(api_err))) {
+		log_line(api_err);
+		arcvmm_config_free(cfg);
+		return 1;
 	}
 	if (api && !o.has_boot_source) {
 		/* Configured through the API: wait for InstanceStart (or a signal). */
@@ -305,10 +345,28 @@ int main(int argc, char **argv)
 			arcvmm_destroy(vm);
 			return 1;
 		}
-		if (api)
+		/* Booted from the command line: the API (if any) serves the running VM
+		 * from its first request on. */
+		if (o.api_sock) {
+			if (api_server_start(&ao, &api, api_err, sizeof(api_err))) {
+				restore_terminal();
+				log_line(api_err);
+				arcvmm_destroy(vm);
+				return 1;
+			}
 			api_server_set_vm(api, vm);
+		}
 	}
-	supervise(vm, sfd, &o);
+	int metrics_fd = -1;
+	if (o.metrics_path && !api) {
+		metrics_fd =
+		    open(o.metrics_path,
+			 O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+		if (metrics_fd < 0)
+			fprintf(stderr, "arcvmm: --metrics-path %s: %s (no metrics)\n",
+				o.metrics_path, strerror(errno));
+	}
+	supervise(vm, sfd, metrics_fd, &o);
 	arcvmm_wait(vm, -1);
 	restore_terminal();
 	arcvmm_exit(vm, &ex);
@@ -322,7 +380,12 @@ int main(int argc, char **argv)
 		/* Not a warning, but the user should learn why the VM ended unless -q. */
 		log_line(ex.reason);
 	}
-	/* The API goes first: it must not serve a VM that is being freed. */
+	/* A last metrics line with the final counts. Then the API goes: it must not serve
+	 * a VM that is being freed. */
+	write_metrics(vm, metrics_fd);
+	if (metrics_fd >= 0)
+		close(metrics_fd);
+	api_server_flush_metrics(api);
 	api_server_destroy(api);
 	/* The caller (a shell, a container runtime) learns that the VM is over as soon as
 	 * it is; ARCVMM_SYNC_TEARDOWN=1 waits for the kernel's teardown instead. */

@@ -511,8 +511,9 @@ int vm_exit_status(const struct vm_exit_info *info)
 	case VM_END_POWEROFF:
 	case VM_END_RESET:
 	case VM_END_SHUTDOWN:
-	case VM_END_USER:
 		return 0;
+	case VM_END_USER:
+		return 4; /* a script can tell the user's quit from the guest's power-off */
 	case VM_END_PANIC:
 		return 3;
 	case VM_END_STOP:

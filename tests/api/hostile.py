@@ -132,6 +132,85 @@ for _ in range(10):
     raw(b"GET /vm/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", read=False)
 still_served("10 clients that vanished before the answer")
 
+# 64 connections at once, each with a whole request: every one is answered or closed, and
+# the next request is served.
+conns = []
+for _ in range(64):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(SOCK)
+    conns.append(c)
+for c in conns:
+    c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+answered = 0
+for c in conns:
+    data = b""
+    try:
+        while True:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    answered += data.startswith(b"HTTP/1.1 200")
+    c.close()
+check(answered == 64, "64 simultaneous connections: %d answered" % answered)
+still_served("64 simultaneous connections")
+
+# 100 MiB declared: refused at the headers, without reading the body.
+s100 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s100.settimeout(10)
+s100.connect(SOCK)
+s100.sendall(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")
+head = b""
+try:
+    head = s100.recv(4096)
+    sent = 0
+    chunk = b" " * 65536
+    while sent < 100 << 20:  # the server closes; the client's writes then fail
+        s100.sendall(chunk)
+        sent += len(chunk)
+except (socket.timeout, ConnectionResetError, BrokenPipeError):
+    pass
+s100.close()
+check(head.startswith(b"HTTP/1.1 400") and b"larger than the limit" in head,
+      "a 100 MiB body is refused at its headers")
+# 100 MiB chunked (no length up front): read and discarded, bounded memory, then 400.
+sc = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sc.settimeout(30)
+sc.connect(SOCK)
+resp = b""
+try:
+    sc.sendall(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n")
+    piece = b"100000\r\n" + b" " * 0x100000 + b"\r\n"
+    for _ in range(100):
+        sc.sendall(piece)
+    sc.sendall(b"0\r\n\r\n")
+    while True:
+        chunk = sc.recv(4096)
+        if not chunk:
+            break
+        resp += chunk
+except (socket.timeout, ConnectionResetError, BrokenPipeError):
+    pass
+sc.close()
+check(resp.startswith(b"HTTP/1.1 400") or resp == b"", "a 100 MiB chunked body is refused")
+still_served("100 MiB bodies")
+
+# A client that sends requests and never reads the answers.
+lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+lazy.connect(SOCK)
+lazy.setblocking(False)
+try:
+    for _ in range(2000):
+        lazy.send(b"GET /vm/config HTTP/1.1\r\nHost: x\r\n\r\n")
+except BlockingIOError:
+    pass  # the server stopped reading from us: that is its backpressure
+still_served("a client that never reads its answers")
+lazy.close()
+
 # JSON that is deep, wrong-typed or not an object.
 for payload, what in ((b"[" * 5000 + b"]" * 5000, "5000-deep nesting"),
                       (b"\"a string\"", "a JSON string"),

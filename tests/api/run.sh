@@ -190,11 +190,17 @@ rc=$?
 	{ echo "rc=$rc" >>"$T/err"; bad "the guest's power-off ends arcvmm"; }
 
 # --api-sock with --kernel boots at once and serves the running VM.
-start_api --kernel "$G/tick.elf" --net none --id vm-42
+start_api --kernel "$G/tick.elf" --net none --id vm-42 --metrics-path "$T/m2"
 api GET /
 expect "--kernel with --api-sock boots at once; --id" 200 '"id":"vm-42","state":"Running"'
 kill -TERM $pid
 wait $pid
+if python3 -c '
+import json, sys
+m = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert m["state"] == "Stopped" and m["api"]["requests"] >= 1, m
+' "$T/m2" 2>"$T/resp"; then ok "--metrics-path: a last line at the end, with the API counters"; else
+	bad "--metrics-path: a last line at the end"; fi
 # Not started, then SIGTERM: exits 143 without a VM.
 start_api
 kill -TERM $pid

@@ -267,7 +267,7 @@ if command -v script >/dev/null; then
 	(sleep 1.5; printf '\003'; sleep 0.5; printf '\001x'; sleep 1) |
 		timeout 30 script -qefc "$ARCVMM --kernel $G/spin.elf --net none; echo rc=\$?; stty -a" \
 			/dev/null 2>&1 | tr -d '\r' >"$T/err"
-	if grep -q '^arcvmm: stopped from the console (Ctrl-A x)$' "$T/err" && grep -q '^rc=0$' "$T/err" &&
+	if grep -q '^arcvmm: stopped from the console (Ctrl-A x)$' "$T/err" && grep -q '^rc=4$' "$T/err" &&
 		grep -qw icanon "$T/err" && grep -qw echo "$T/err" && ! grep -qw -- -icanon "$T/err"; then
 		ok "tty: raw while running, restored after Ctrl-A x"
 	else
