@@ -92,6 +92,12 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(O)/libarcvmm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The API's unit test links the API server's objects too.
+$(O)/tests/test_api: $(O)/tests/unit/test_api.o $(API_OBJS) $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(API_PKGS))
+
 unit: $(UNIT_BINS)
 
 # Tiny freestanding test guests and benches have their own rules.
