@@ -107,6 +107,9 @@ make_job() {
 		cp -L "$peer" "$NESTED_JOB/bin/bench/net/net_peer"
 		nested_job_add_libs "$peer"
 	fi
+	# tests/linux/control.sh drives the REST API with a real HTTP client.
+	local curl
+	curl=$(command -v curl) && nested_job_add_bin "$curl" curl
 	nested_job_share "$GUEST_DIR" ro
 	echo / >"$NESTED_JOB/cwd"
 	{
