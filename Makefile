@@ -106,6 +106,7 @@ unit: $(UNIT_BINS)
 -include tests/fuzz/fuzz.mk
 -include bench/blk/blk.mk
 -include bench/net/net.mk
+-include bench/api/api.mk
 guests::
 benches::
 

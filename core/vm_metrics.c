@@ -62,6 +62,12 @@ static cJSON *blk_metrics(struct vm *vm)
 		if (vm->blk_ids[i])
 			cJSON_AddStringToObject(o, "drive_id", vm->blk_ids[i]);
 		add_u64(o, "requests", st.nr_requests);
+		add_u64(o, "reads", st.nr_reads);
+		add_u64(o, "writes", st.nr_writes);
+		add_u64(o, "flushes", st.nr_flushes);
+		add_u64(o, "discards", st.nr_discards);
+		add_u64(o, "read_bytes", st.read_bytes);
+		add_u64(o, "write_bytes", st.write_bytes);
 		add_u64(o, "errors", st.nr_errors);
 		add_u64(o, "bad_chains", st.nr_bad_chains);
 		add_u64(o, "throttled", virtio_blk_nr_throttled(vm->blks[i]));

@@ -5,9 +5,22 @@
 #include <errno.h>
 #include <string.h>
 
-#define STATUS_OBF 0x01 /* output buffer full: data for the guest on 0x60 */
-#define STATUS_SYS 0x04 /* system flag: passed self-test */
-#define STATUS_CMD 0x08 /* last write was to the command port */
+#define STATUS_OBF	0x01 /* output buffer full: data for the guest on 0x60 */
+#define STATUS_SYS	0x04 /* system flag: passed self-test */
+#define STATUS_CMD	0x08 /* last write was to the command port */
+#define STATUS_UNLOCKED 0x10 /* keyboard not inhibited (no "keylock") */
+
+/* PS/2 keyboard commands (written to port 0x60) and answers. */
+#define KBD_ACK		 0xfa
+#define KBD_SET_LEDS	 0xed
+#define KBD_ECHO	 0xee
+#define KBD_SCAN_SET	 0xf0
+#define KBD_GET_ID	 0xf2
+#define KBD_TYPEMATIC	 0xf3
+#define KBD_RESEND	 0xfe
+#define KBD_RESET	 0xff
+#define KBD_SELF_TEST_OK 0xaa
+#define CTR_TRANSLATE	 0x40
 
 #define CMD_READ_CTR   0x20
 #define CMD_WRITE_CTR  0x60
@@ -73,6 +86,68 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	return 0;
 }
 
+/* Queues keyboard bytes for the guest; those that do not fit are dropped (the queue only
+ * overflows if the guest never reads, and then it does not care). */
+static void kbd_reply(struct i8042 *k, const uint8_t *b, unsigned n)
+{
+	for (unsigned i = 0; i < n && k->kbd_len < sizeof(k->kbd_queue); i++) {
+		k->kbd_queue[(k->kbd_head + k->kbd_len++) % sizeof(k->kbd_queue)] = b[i];
+		k->kbd_last = b[i];
+	}
+}
+
+/* A byte the guest wrote to the keyboard (port 0x60 outside a controller command). */
+static void kbd_byte(struct i8042 *k, uint8_t v)
+{
+	static const uint8_t ack[] = {KBD_ACK};
+
+	if (k->kbd_pending) {
+		/* The parameter of set-LEDs, typematic rate or scan set. */
+		uint8_t cmd = k->kbd_pending;
+		k->kbd_pending = 0;
+		kbd_reply(k, ack, 1);
+		if (cmd == KBD_SCAN_SET && v == 0) {
+			/* Which set: 2, as the controller's translation shows it (set 2 -> 0x41). */
+			uint8_t set = (k->ctr & CTR_TRANSLATE) ? 0x41 : 0x02;
+			kbd_reply(k, &set, 1);
+		}
+		return;
+	}
+	switch (v) {
+	case KBD_RESET: {
+		static const uint8_t r[] = {KBD_ACK, KBD_SELF_TEST_OK};
+		kbd_reply(k, r, 2);
+		break;
+	}
+	case KBD_GET_ID: {
+		/* An MF2 keyboard: AB 83, which translation turns into AB 41. */
+		uint8_t id[] = {KBD_ACK, 0xab, (k->ctr & CTR_TRANSLATE) ? 0x41 : 0x83};
+		kbd_reply(k, id, 3);
+		break;
+	}
+	case KBD_SET_LEDS:
+	case KBD_TYPEMATIC:
+	case KBD_SCAN_SET:
+		k->kbd_pending = v;
+		kbd_reply(k, ack, 1);
+		break;
+	case KBD_ECHO: {
+		static const uint8_t e[] = {KBD_ECHO};
+		kbd_reply(k, e, 1);
+		break;
+	}
+	case KBD_RESEND: {
+		uint8_t last = k->kbd_last;
+		kbd_reply(k, &last, 1);
+		break;
+	}
+	default:
+		/* Enable/disable scanning, defaults, typematic modes...: acknowledged. */
+		kbd_reply(k, ack, 1);
+		break;
+	}
+}
+
 static void command(struct i8042 *k, uint8_t cmd)
 {
 	switch (cmd) {
@@ -111,7 +186,7 @@ void i8042_pio(struct i8042 *k, uint16_t port, uint8_t *data, bool is_write)
 			command(k, data[0]);
 			update(k);
 		} else {
-			data[0] = STATUS_SYS | (k->has_data ? STATUS_OBF : 0);
+			data[0] = STATUS_SYS | STATUS_UNLOCKED | (k->has_data ? STATUS_OBF : 0);
 		}
 		return;
 	}
@@ -132,8 +207,7 @@ void i8042_pio(struct i8042 *k, uint16_t port, uint8_t *data, bool is_write)
 			k->reset(k->ctx);
 		break;
 	default:
-		/* A byte for the (absent) keyboard: answer "resend" so drivers give up. */
-		put_data(k, 0xfe);
+		kbd_byte(k, data[0]);
 		break;
 	}
 	k->pending_cmd = 0;

@@ -22,6 +22,10 @@ struct i8042 {
 	void (*irq)(void *ctx, bool level); /* IRQ 1; NULL: no interrupts */
 	uint8_t kbd_queue[16];		    /* scancodes (set 1) not yet read by the guest */
 	unsigned kbd_head, kbd_len;
+	/* The keyboard behind the controller: enough of a PS/2 keyboard that a stock
+	 * kernel's atkbd driver finds one (it probes with commands and waits for answers). */
+	uint8_t kbd_pending; /* keyboard command waiting for its parameter byte */
+	uint8_t kbd_last;    /* last byte sent, for "resend" */
 };
 
 void i8042_init(struct i8042 *k, void (*reset)(void *ctx), void *ctx);

@@ -74,6 +74,8 @@ struct virtio_blk {
 	struct virtio_mmio *t;
 	struct blk_queue *queues[VIRTIO_MMIO_MAX_QUEUES];
 	_Atomic uint64_t nr_requests, nr_errors, nr_bad_chains;
+	/* Requests started, by kind, and their data bytes (relaxed: counters only). */
+	_Atomic uint64_t nr_reads, nr_writes, nr_flushes, nr_discards, read_bytes, write_bytes;
 	_Atomic uint64_t nr_host_errors; /* backend failures (for log rate limiting) */
 	struct rate_limiter rl;		 /* shared by the queues; settable at run time */
 	pthread_mutex_t rl_lock;	 /* guards the queues' rl_timer_fd against reset */
@@ -189,6 +191,12 @@ void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s
 {
 	st->nr_requests = atomic_load_explicit(&b->nr_requests, memory_order_relaxed);
 	st->nr_errors = atomic_load_explicit(&b->nr_errors, memory_order_relaxed);
+	st->nr_reads = atomic_load_explicit(&b->nr_reads, memory_order_relaxed);
+	st->nr_writes = atomic_load_explicit(&b->nr_writes, memory_order_relaxed);
+	st->nr_flushes = atomic_load_explicit(&b->nr_flushes, memory_order_relaxed);
+	st->nr_discards = atomic_load_explicit(&b->nr_discards, memory_order_relaxed);
+	st->read_bytes = atomic_load_explicit(&b->read_bytes, memory_order_relaxed);
+	st->write_bytes = atomic_load_explicit(&b->write_bytes, memory_order_relaxed);
 	st->nr_bad_chains = atomic_load_explicit(&b->nr_bad_chains, memory_order_relaxed);
 	st->has_uring = b->disk.has_uring;
 }
@@ -427,12 +435,18 @@ static void blk_handle_chain(struct blk_queue *bq, const struct virtq_chain *c)
 
 	switch (hdr.type) {
 	case VIRTIO_BLK_T_IN:
+		atomic_fetch_add_explicit(&b->nr_reads, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->read_bytes, c->in_len - 1u, memory_order_relaxed);
 		st = blk_submit(bq, c, status, DISK_OP_READ, hdr.sector);
 		break;
 	case VIRTIO_BLK_T_OUT:
+		atomic_fetch_add_explicit(&b->nr_writes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->write_bytes, c->out_len - BLK_HDR_BYTES,
+					  memory_order_relaxed);
 		st = blk_submit(bq, c, status, DISK_OP_WRITE, hdr.sector);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
+		atomic_fetch_add_explicit(&b->nr_flushes, 1, memory_order_relaxed);
 		/* Nothing can be dirty on a read-only image. */
 		st = b->disk.is_read_only ? VIRTIO_BLK_S_OK
 					  : blk_submit(bq, c, status, DISK_OP_FLUSH, 0);
@@ -453,6 +467,7 @@ static void blk_handle_chain(struct blk_queue *bq, const struct virtq_chain *c)
 	}
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
+		atomic_fetch_add_explicit(&b->nr_discards, 1, memory_order_relaxed);
 		st = blk_discard(bq, c, hdr.type);
 		break;
 	default:

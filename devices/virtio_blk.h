@@ -93,6 +93,8 @@ struct virtio_blk_stats {
 	uint64_t nr_requests;	/* completed, any status */
 	uint64_t nr_errors;	/* completed with IOERR or UNSUPP */
 	uint64_t nr_bad_chains; /* chains without a writable status byte: dropped with len 0 */
+	uint64_t nr_reads, nr_writes, nr_flushes, nr_discards; /* started, by kind */
+	uint64_t read_bytes, write_bytes;
 	bool has_uring;
 };
 void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *st);

@@ -365,6 +365,21 @@ static int dsdt_aml(struct aml *a, const struct x86_acpi_virtio *devs, unsigned 
 	aml_buffer_end(a, buf);
 	aml_end(a, dev);
 
+	/* The i8042's keyboard port: a stock kernel probes the controller through ACPI PNP
+	 * (unless booted with i8042.nopnp) and finds nothing without it — and then cannot
+	 * get the Ctrl-Alt-Del that SendCtrlAltDel sends. No PS/2 mouse (no PNP0F13). */
+	dev = aml_device_begin(a, "KBD_");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0303");
+	aml_name(a, "_CRS");
+	buf = aml_buffer_begin(a);
+	aml_res_io(a, 0x60, 1);
+	aml_res_io(a, 0x64, 1);
+	aml_res_irq(a, X86_I8042_KBD_IRQ);
+	aml_res_end(a);
+	aml_buffer_end(a, buf);
+	aml_end(a, dev);
+
 	/* The CMOS clock, without an IRQ (ours raises none): rtc-cmos then runs without
 	 * alarms instead of failing to get IRQ 8. */
 	dev = aml_device_begin(a, "RTC_");

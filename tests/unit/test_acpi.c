@@ -713,6 +713,7 @@ static void iasl_roundtrip(unsigned ncpus, unsigned ndevs)
 			 ndevs + 1); /* + the GED's (power button) */
 		CHECK(strstr(dsl, "Name (_HID, \"ACPI0013\"") != NULL);
 		CHECK(strstr(dsl, "EisaId (\"PNP0C0C\")") != NULL);
+		CHECK(strstr(dsl, "EisaId (\"PNP0303\")") != NULL); /* the i8042 keyboard */
 		CHECK(strstr(dsl, "Notify (PWRB, 0x80)") != NULL);
 		CHECK(strstr(dsl, "Name (_S5, Package (0x04)") != NULL);
 		CHECK(strstr(dsl, "EisaId (\"PNP0501\")") != NULL);

@@ -97,8 +97,7 @@ TEST(machine_config)
 	CHECK(FAULT("mem_size_mib"));
 	CHECK_EQ(req(s, "PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 64}"),
 		 400);
-	CHECK_EQ(req(s, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 8}"),
-		 400);
+	CHECK_EQ(req(s, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 8}"), 400);
 	CHECK_EQ(req(s, "PUT", "/machine-config",
 		     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"bogus\": true}"),
 		 400);
@@ -218,9 +217,10 @@ TEST(balloon_and_logger_before_boot)
 	CHECK_EQ(req(s, "PATCH", "/balloon", "{\"amount_mib\": 4}"), 400);
 	CHECK_EQ(req(s, "PUT", "/balloon", "{\"amount_mib\": 4}"), 400);
 	CHECK(FAULT("deflate_on_oom"));
-	CHECK_EQ(req(s, "PUT", "/balloon",
-		     "{\"amount_mib\": 4, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 1}"),
-		 204);
+	CHECK_EQ(
+	    req(s, "PUT", "/balloon",
+		"{\"amount_mib\": 4, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 1}"),
+	    204);
 	CHECK_EQ(req(s, "PATCH", "/balloon", "{\"amount_mib\": 8}"), 204);
 	CHECK_EQ(req(s, "PATCH", "/balloon", "{\"amount_mib\": -8}"), 400);
 	CHECK_EQ(req(s, "GET", "/balloon", NULL), 200);

@@ -3,6 +3,8 @@
  * scratch, output and the panic watch, input backpressure), i8042 (reset paths, command
  * byte, self-test) and the CMOS RTC (BCD time, never update-in-progress). */
 #include "devices/i8042.h"
+
+#include <errno.h>
 #include "devices/rtc.h"
 #include "devices/serial.h"
 #include "tests/unit/test.h"
@@ -213,9 +215,69 @@ TEST(i8042_reset_and_commands)
 	kbd(&k, 0x64, 0xf1); /* pulse lines with bit 0 high: not a reset */
 	CHECK_EQ(resets, 2);
 	kbd(&k, 0x64, 0x12); /* unknown commands are ignored */
-	kbd(&k, 0x60, 0xed); /* a keyboard command: answered with "resend" */
-	CHECK_EQ(kbd(&k, 0x60, -1), 0xfe);
 	CHECK_EQ(resets, 2);
+}
+
+static int irq_level, irq_edges;
+static void kbd_irq_cb(void *ctx, bool level)
+{
+	(void)ctx;
+	irq_edges += level && !irq_level;
+	irq_level = level;
+}
+
+/* Reads one keyboard byte as the guest does: OBF set, then port 0x60. -1: nothing. */
+static int kbd_read(struct i8042 *k)
+{
+	if (!(kbd(k, 0x64, -1) & 0x01))
+		return -1;
+	return kbd(k, 0x60, -1);
+}
+
+TEST(i8042_keyboard_answers_atkbd_and_sends_ctrl_alt_del)
+{
+	struct i8042 k;
+
+	i8042_init(&k, reset_cb, NULL);
+	i8042_set_irq(&k, kbd_irq_cb);
+	irq_level = irq_edges = 0;
+	CHECK(kbd(&k, 0x64, -1) & 0x10); /* not inhibited: no "Keylock active" */
+	kbd(&k, 0x60, 0xff);		 /* reset: ACK, self-test passed */
+	CHECK_EQ(kbd_read(&k), 0xfa);
+	CHECK_EQ(kbd_read(&k), 0xaa);
+	CHECK_EQ(kbd_read(&k), -1);
+	kbd(&k, 0x60, 0xf2); /* get ID: ACK, MF2 as translated (AB 41) */
+	CHECK_EQ(kbd_read(&k), 0xfa);
+	CHECK_EQ(kbd_read(&k), 0xab);
+	CHECK_EQ(kbd_read(&k), 0x41);
+	kbd(&k, 0x60, 0xed); /* set LEDs: ACK, then the parameter: ACK */
+	CHECK_EQ(kbd_read(&k), 0xfa);
+	kbd(&k, 0x60, 0x07);
+	CHECK_EQ(kbd_read(&k), 0xfa);
+	kbd(&k, 0x60, 0xf4); /* enable scanning */
+	CHECK_EQ(kbd_read(&k), 0xfa);
+	kbd(&k, 0x60, 0xee); /* echo */
+	CHECK_EQ(kbd_read(&k), 0xee);
+	CHECK(irq_edges >= 9); /* every byte above raised IRQ 1 anew (CTR bit 0 is on) */
+
+	irq_edges = 0;
+	CHECK_EQ(i8042_send_ctrl_alt_del(&k), 0);
+	static const uint8_t want[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+	for (unsigned i = 0; i < sizeof(want); i++)
+		CHECK_EQ(kbd_read(&k), want[i]);
+	CHECK_EQ(kbd_read(&k), -1);
+	CHECK_EQ(irq_edges, 8);
+	CHECK_EQ(irq_level, 0);
+	/* A guest that never reads: the queue fills, the request is refused, nothing hangs. */
+	int r = 0, tries = 0;
+	while (r == 0 && tries++ < 4)
+		r = i8042_send_ctrl_alt_del(&k);
+	CHECK_EQ(r, -ENOSPC);
+	CHECK(tries >= 2);
+	/* Interrupts off in the command byte: bytes still queue, the line stays low. */
+	kbd(&k, 0x64, 0x60);
+	kbd(&k, 0x60, 0x44);
+	CHECK_EQ(irq_level, 0);
 }
 
 static int from_bcd(uint8_t v)
@@ -263,6 +325,7 @@ int main(void)
 	RUN(serial_output_and_panic_watch);
 	RUN(serial_backpressure_released_by_close);
 	RUN(i8042_reset_and_commands);
+	RUN(i8042_keyboard_answers_atkbd_and_sends_ctrl_alt_del);
 	RUN(rtc_reads_host_time);
 	return test_summary();
 }
