@@ -451,6 +451,12 @@ int arcvmm_event_fd(struct arcvmm_vm *v)
 	return vm_stopped_fd(v->vm);
 }
 
+int arcvmm_state_fd(struct arcvmm_vm *v)
+{
+	CHECK_VM(v);
+	return vm_state_fd(v->vm);
+}
+
 static enum arcvmm_end public_end(enum vm_end e)
 {
 	switch (e) {

@@ -277,6 +277,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	}
 	vm->end_fd = -1;
 	vm->stopped_fd = -1;
+	vm->state_fd = -1;
 	vm->con_null_fd = -1;
 	vm->ncpus = cfg->ncpus;
 	seccomp_set_mode(cfg->seccomp);
@@ -299,7 +300,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->state = VM_STATE_NOT_STARTED;
 	vm->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->stopped_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->end_fd < 0 || vm->stopped_fd < 0) {
+	vm->state_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->end_fd < 0 || vm->stopped_fd < 0 || vm->state_fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "eventfd: %s", strerror(-r));
 		goto fail;
@@ -448,6 +450,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->end_fd);
 	if (vm->stopped_fd >= 0)
 		close(vm->stopped_fd);
+	if (vm->state_fd >= 0)
+		close(vm->state_fd);
 	if (vm->con_null_fd >= 0)
 		close(vm->con_null_fd);
 	free(vm->cmdline);

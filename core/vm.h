@@ -69,6 +69,8 @@ enum vm_state vm_state(struct vm *vm);
 int vm_wait(struct vm *vm, int timeout_ms);
 /* Readable once STOPPED. */
 int vm_stopped_fd(struct vm *vm);
+/* Readable after any state change (an eventfd: read it to clear). */
+int vm_state_fd(struct vm *vm);
 /* Why it ended (end == VM_END_NONE while it runs). */
 void vm_get_exit_info(struct vm *vm, struct vm_exit_info *info);
 /* Counters as a JSON object: malloc'd, NULL without memory. */

@@ -60,6 +60,9 @@ static void set_state(struct vm *vm, enum vm_state s)
 	vm->state = s;
 	pthread_cond_broadcast(&vm->state_cond);
 	pthread_mutex_unlock(&vm->state_lock);
+	uint64_t one = 1;
+	ssize_t w = write(vm->state_fd, &one, sizeof(one));
+	(void)w;
 }
 
 enum vm_state vm_state(struct vm *vm)
@@ -498,6 +501,11 @@ int vm_wait(struct vm *vm, int timeout_ms)
 int vm_stopped_fd(struct vm *vm)
 {
 	return vm->stopped_fd;
+}
+
+int vm_state_fd(struct vm *vm)
+{
+	return vm->state_fd;
 }
 
 void vm_get_exit_info(struct vm *vm, struct vm_exit_info *info)

@@ -76,6 +76,7 @@ struct vm {
 	pthread_cond_t state_cond;
 	enum vm_state state;
 	int stopped_fd; /* eventfd written once STOPPED */
+	int state_fd;	/* eventfd written on every state change (the embedder reads it) */
 	pthread_t control_thread;
 	bool has_control_thread;
 	/* Pausing: vCPUs see is_pausing, park on park_cond and count themselves. */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,13 @@ int main(int argc, char **argv)
 	check(seen, "a's guest prints GUEST-TICK");
 	check(read_console(con_a, 300, NULL, NULL) > 0, "a's guest ticks");
 
+	/* The state fd tells an event loop that something changed; the state says what. */
+	uint64_t cnt;
+	ssize_t rd = read(arcvmm_state_fd(a), &cnt, sizeof(cnt)); /* clear: Running */
+	(void)rd;
 	check(arcvmm_pause(a) == 0 && arcvmm_state(a) == ARCVMM_STATE_PAUSED, "pause a");
+	struct pollfd sp = {.fd = arcvmm_state_fd(a), .events = POLLIN};
+	check(poll(&sp, 1, 0) == 1, "the state fd is readable after the pause");
 	read_console(con_a, 200, NULL, NULL); /* what was in flight before the pause */
 	size_t quiet = read_console(con_a, 700, NULL, NULL);
 	printf("     %zu console bytes in 700 ms while paused\n", quiet);

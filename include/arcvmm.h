@@ -155,8 +155,12 @@ int arcvmm_stop(struct arcvmm_vm *vm, int signo);
 enum arcvmm_state arcvmm_state(struct arcvmm_vm *vm);
 /* Waits until the VM is STOPPED: timeout_ms < 0 forever. 0 when stopped, -ETIMEDOUT. */
 int arcvmm_wait(struct arcvmm_vm *vm, int timeout_ms);
-/* A file descriptor that polls readable once the VM is STOPPED (owned by the VM). */
+/* A file descriptor that polls readable once the VM is STOPPED and stays so (owned by the
+ * VM; do not read or close it). */
 int arcvmm_event_fd(struct arcvmm_vm *vm);
+/* An eventfd that becomes readable on every state change (Running, Paused, Stopped):
+ * read 8 bytes to clear it, then ask arcvmm_state(). Owned by the VM. */
+int arcvmm_state_fd(struct arcvmm_vm *vm);
 
 enum arcvmm_end {
 	ARCVMM_END_NONE,     /* still running */

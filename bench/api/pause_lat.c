@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	usleep(200000); /* let the guest get going */
-	double *p = calloc((size_t)rounds, sizeof(double)), *r = calloc((size_t)rounds, sizeof(double));
+	double *p = calloc((size_t)rounds, sizeof(double)),
+	       *r = calloc((size_t)rounds, sizeof(double));
 	if (!p || !r)
 		return 1;
 	for (int i = 0; i < rounds; i++) {
