@@ -116,8 +116,8 @@ static void close_inherited(const struct vm_config *c)
 	int keep[VM_MAX_NETS + 1], nr = 0;
 
 	for (unsigned i = 0; i < c->nr_nets; i++) {
-		if (!strncmp(c->nets[i], "fd=", 3))
-			keep[nr++] = atoi(c->nets[i] + 3);
+		if (c->nets[i].kind == VM_NET_FD)
+			keep[nr++] = c->nets[i].fd;
 	}
 	unsigned from = 3;
 	for (;;) {
@@ -150,9 +150,9 @@ int jail_enter(struct vm_config *c, const struct jail_config *j, char *err, size
 		return jfail(err, errlen, -EINVAL,
 			     "--jail: --jail-uid and --jail-gid must not be 0");
 	for (unsigned i = 0; i < c->nr_nets; i++) {
-		if (!strncmp(c->nets[i], "tap=", 4))
+		if (c->nets[i].kind == VM_NET_TAP)
 			needs_tun = true;
-		if (strcmp(c->nets[i], "none") && strncmp(c->nets[i], "fd=", 3))
+		if (c->nets[i].kind == VM_NET_TAP || c->nets[i].kind == VM_NET_USER)
 			needs_host_net = true;
 	}
 	if (!needs_host_net)
