@@ -166,8 +166,7 @@ void config_describe_net(const struct vm_net_config *n, char *buf, size_t len)
 }
 
 /* One "key=value" (or bare word) of a --net spec. */
-static int net_token(struct vm_net_config *n, char *tok, const char *spec, char *err,
-		     size_t errlen)
+static int net_token(struct vm_net_config *n, char *tok, const char *spec, char *err, size_t errlen)
 {
 	if (!strncmp(tok, "tap=", 4) && n->kind == VM_NET_NONE) {
 		const char *why = config_tap_name_problem(tok + 4);
@@ -179,7 +178,8 @@ static int net_token(struct vm_net_config *n, char *tok, const char *spec, char 
 		char *end;
 		errno = 0;
 		long v = strtol(tok + 3, &end, 10);
-		if (!tok[3] || *end || errno || v < 0 || v > INT_MAX || !isdigit((unsigned char)tok[3]))
+		if (!tok[3] || *end || errno || v < 0 || v > INT_MAX ||
+		    !isdigit((unsigned char)tok[3]))
 			return fail(err, errlen, "--net %s: not a file descriptor number", tok);
 		n->kind = VM_NET_FD;
 		n->fd = (int)v;

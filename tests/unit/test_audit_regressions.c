@@ -166,8 +166,9 @@ TEST(json_drive_values_go_in_verbatim)
 	CHECK(c.nr_disks == 1 && !strcmp(c.disks[0].path, "/a\\u0000b"));
 	config_fini(&c);
 	/* Fields that cannot hold the value: refused, naming drive and field. */
-	CHECK(json(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": "
-		       "[{\"drive_id\": \"abcdefghijklmnopqrstu\", \"path_on_host\": \"/d\"}]}") < 0);
+	CHECK(json(&c,
+		   "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": "
+		   "[{\"drive_id\": \"abcdefghijklmnopqrstu\", \"path_on_host\": \"/d\"}]}") < 0);
 	CHECK(strstr(err, "\"drive_id\" is longer than 20 bytes") != NULL);
 	config_fini(&c);
 	CHECK(json(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": "
@@ -215,8 +216,8 @@ TEST(json_net_mac_injection_refused)
 	CHECK(strstr(err, "\"host_dev_name\"") != NULL);
 	CHECK_EQ(c.nr_nets, 0);
 	config_fini(&c);
-	static const char *const bad_taps[] = {"tap/0", "tap 0", "tap\\t0", "",
-					       "sixteen-bytes-xx", "..", "tap:0"};
+	static const char *const bad_taps[] = {"tap/0", "tap 0", "tap\\t0", "", "sixteen-bytes-xx",
+					       "..",	"tap:0"};
 	for (unsigned i = 0; i < sizeof(bad_taps) / sizeof(bad_taps[0]); i++) {
 		char iface[128];
 		snprintf(iface, sizeof(iface), "{\"host_dev_name\": \"%s\"}", bad_taps[i]);
