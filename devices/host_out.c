@@ -49,6 +49,8 @@ int host_out_init(struct host_out *o, int user_fd)
 		return 0;
 	if (fstat(user_fd, &st) < 0)
 		return -errno;
+	o->user_dev = st.st_dev;
+	o->user_ino = st.st_ino;
 	int fl = fcntl(user_fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
@@ -73,6 +75,17 @@ int host_out_init(struct host_out *o, int user_fd)
 		return e;
 	}
 	return 0;
+}
+
+bool host_out_is_for(const struct host_out *o, int user_fd)
+{
+	struct stat st;
+
+	if (user_fd != o->user_fd)
+		return false;
+	if (user_fd < 0)
+		return true;
+	return fstat(user_fd, &st) == 0 && st.st_dev == o->user_dev && st.st_ino == o->user_ino;
 }
 
 void host_out_fini(struct host_out *o)
@@ -172,6 +185,27 @@ int host_out_flush(struct host_out *o)
 	}
 	o->head = 0;
 	return 0;
+}
+
+int host_out_drain(struct host_out *o, int stall_ms)
+{
+	int r;
+
+	while ((r = host_out_flush(o)) == -EAGAIN) {
+		struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
+		uint64_t before = host_out_written(o);
+		int k = poll(&pfd, 1, stall_ms);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || (host_out_flush(o) == -EAGAIN && host_out_written(o) == before))
+			break;
+	}
+	if (r == 0 || o->len == 0)
+		return r == -EPIPE ? r : 0;
+	host_out_drop(o, o->len);
+	o->len = 0;
+	o->head = 0;
+	return -EAGAIN;
 }
 
 int host_out_poll_fd(const struct host_out *o)

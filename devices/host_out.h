@@ -42,6 +42,7 @@ enum host_out_mode {
 struct host_out {
 	int fd; /* ours (reopened or dup'ed; closed by fini), -1 with HOST_OUT_DISCARD */
 	int user_fd;
+	uint64_t user_dev, user_ino; /* which file user_fd was (fd numbers get reused) */
 	enum host_out_mode mode;
 	bool is_gone; /* the reader went away or the fd broke: drop from now on */
 	uint8_t *buf; /* [HOST_OUT_SIZE] ring */
@@ -52,6 +53,8 @@ struct host_out {
 
 /* user_fd may be -1 (discard). Returns 0 or -errno (out of memory, a bad fd). */
 int host_out_init(struct host_out *o, int user_fd);
+/* True if o was set up for user_fd and user_fd is still the same file. */
+bool host_out_is_for(const struct host_out *o, int user_fd);
 /* Closes our fd (not user_fd); pending bytes are lost. */
 void host_out_fini(struct host_out *o);
 /* Bytes the buffer can still take. */
@@ -66,6 +69,10 @@ void host_out_drop(struct host_out *o, size_t len);
  * remain: wait for POLLOUT on host_out_poll_fd()), or -EPIPE (the reader is gone; the
  * buffer was dropped). */
 int host_out_flush(struct host_out *o);
+/* At teardown (never on reset, pause or a vCPU's path): flushes, waiting for POLLOUT while
+ * the reader keeps taking bytes, giving up (and counting the rest dropped) once it took
+ * nothing for stall_ms. Returns 0 if everything went out. */
+int host_out_drain(struct host_out *o, int stall_ms);
 /* The fd to watch for EPOLLOUT while host_out_flush() says -EAGAIN; -1 if none. */
 int host_out_poll_fd(const struct host_out *o);
 uint64_t host_out_dropped(const struct host_out *o);

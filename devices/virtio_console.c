@@ -81,6 +81,9 @@ void virtio_console_destroy(struct virtio_console *c)
 {
 	if (!c)
 		return;
+	/* The VM is over: what the guest wrote last still gets out if the reader takes it
+	 * (bounded: a stuck reader costs at most 100 ms, then the rest is dropped). */
+	host_out_drain(&c->out, 100);
 	host_out_fini(&c->out);
 	free(c);
 }
