@@ -61,10 +61,10 @@ TEST(json_bad_limiters_refused)
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char json[512], err[256] = "";
 		struct vm_config c;
-		snprintf(json, sizeof(json),
-			 "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": "
-			 "[{\"path_on_host\": \"d.img\", \"rate_limiter\": %s}]}",
-			 bad[i]);
+		test_snprintf(json, sizeof(json),
+			      "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": "
+			      "[{\"path_on_host\": \"d.img\", \"rate_limiter\": %s}]}",
+			      bad[i]);
 		CHECK_EQ(parse(&c, json, err, sizeof(err)), -EINVAL);
 		CHECK(strstr(err, "rate_limiter") != NULL);
 		config_fini(&c);

@@ -176,7 +176,7 @@ TEST(test_input_from_file)
 	uint32_t id, len;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/arcvmm-con-%d.txt", (int)getpid());
+	test_snprintf(path, sizeof(path), "/tmp/arcvmm-con-%d.txt", (int)getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	CHECK(write(fd, "line1\nline2\n", 12) == 12);
 	lseek(fd, 0, SEEK_SET);

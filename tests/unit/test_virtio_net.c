@@ -59,7 +59,8 @@ static int sim_fd_create(struct sim_drv *d, int *peer, const char *extra)
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0)
 		return -errno;
-	snprintf(spec, sizeof(spec), "fd=%d,mac=52:54:00:aa:bb:cc%s", sv[0], extra ? extra : "");
+	test_snprintf(spec, sizeof(spec), "fd=%d,mac=52:54:00:aa:bb:cc%s", sv[0],
+		      extra ? extra : "");
 	if (sim_create(d, spec, err, sizeof(err))) {
 		fprintf(stderr, "  %s\n", err);
 		close(sv[0]);
@@ -95,14 +96,14 @@ TEST(spec_errors)
 	CHECK(strstr(err, "malformed MAC address") != NULL);
 	fd = open("/dev/null", O_RDONLY);
 	char spec[64];
-	snprintf(spec, sizeof(spec), "fd=%d", fd);
+	test_snprintf(spec, sizeof(spec), "fd=%d", fd);
 	CHECK(!net_create(&m, spec, err, sizeof(err)));
 	char want[160];
 	snprintf(want, sizeof(want), "--net fd=%d: not a socket", fd);
 	CHECK(!strcmp(err, want));
 	close(fd);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
-	snprintf(spec, sizeof(spec), "fd=%d", fd);
+	test_snprintf(spec, sizeof(spec), "fd=%d", fd);
 	CHECK(!net_create(&m, spec, err, sizeof(err)));
 	CHECK(strstr(err, "not a datagram") != NULL);
 	close(fd);
@@ -124,7 +125,7 @@ TEST(spec_errors)
 	CHECK(listen(l, 1) == 0);
 	CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
 	unsigned port = ntohs(a.sin_port);
-	snprintf(spec, sizeof(spec), "user,hostfwd=tcp::%u-:80", port);
+	test_snprintf(spec, sizeof(spec), "user,hostfwd=tcp::%u-:80", port);
 	CHECK(!net_create(&m, spec, err, sizeof(err)));
 	snprintf(want, sizeof(want), "--net user: host port %u is already in use", port);
 	CHECK(!strcmp(err, want));
