@@ -595,9 +595,16 @@ static int json_net(struct vm_net_config *nc, const cJSON *n, unsigned index, co
 	    (r = json_str(n, "backend", &backend, name, err, errlen)) ||
 	    (r = json_uint(n, "fd", INT_MAX, &has_fd, &fd, name, err, errlen)))
 		return r;
-	if ((tap != NULL) + has_fd + (backend != NULL) > 1)
+	/* "backend" may also just confirm what host_dev_name or fd says. */
+	if (backend && strcmp(backend, "user") && strcmp(backend, "none") &&
+	    strcmp(backend, "tap") && strcmp(backend, "fd"))
 		return fail(err, errlen,
-			    "%s: %s: give one of \"host_dev_name\", \"fd\" and \"backend\"", name,
+			    "%s: %s: \"backend\" must be \"user\", \"none\", \"tap\" or \"fd\"",
+			    name, what);
+	if ((tap && has_fd) || (tap && backend && strcmp(backend, "tap")) ||
+	    (has_fd && backend && strcmp(backend, "fd")))
+		return fail(err, errlen,
+			    "%s: %s: \"host_dev_name\", \"fd\" and \"backend\" disagree", name,
 			    what);
 	if (tap) {
 		const char *why = config_tap_name_problem(tap);

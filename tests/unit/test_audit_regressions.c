@@ -237,6 +237,15 @@ TEST(json_net_mac_injection_refused)
 	CHECK(strstr(err, "needs \"backend\": \"user\"") != NULL);
 	config_fini(&c);
 	CHECK(net_json(&c, "{\"host_dev_name\": \"tap0\", \"fd\": 3}") < 0);
+	CHECK(strstr(err, "disagree") != NULL);
+	config_fini(&c);
+	CHECK(net_json(&c, "{\"host_dev_name\": \"tap0\", \"backend\": \"user\"}") < 0);
+	config_fini(&c);
+	CHECK(net_json(&c, "{\"backend\": \"user,hostfwd=tcp::1-:2\"}") < 0);
+	CHECK(strstr(err, "\"backend\" must be") != NULL);
+	config_fini(&c);
+	CHECK_EQ(net_json(&c, "{\"host_dev_name\": \"tap0\", \"backend\": \"tap\"}"), 0);
+	CHECK(c.nr_nets == 1 && c.nets[0].kind == VM_NET_TAP);
 	config_fini(&c);
 	CHECK(net_json(&c, "{\"backend\": \"user\", \"guest_mac\": \"01:00:00:00:00:01\"}") < 0);
 	config_fini(&c);
