@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "devices/virtio_blk.h"
 #include "tests/unit/test.h"
 
 static char err[1024];
@@ -96,16 +97,27 @@ TEST(json_drive_4094_byte_path_keeps_read_only)
 	CHECK_EQ(strlen(path), 4094);
 	CHECK_EQ(access(path, F_OK), 0); /* a real file, legal for open() */
 
-	char *t = drive_json(path, ", \"is_read_only\": true, \"num_queues\": 2, "
-				   "\"cache_type\": \"Direct\"");
+	CHECK_EQ(truncate(path, 1 << 20), 0);
+	char *t = drive_json(path, ", \"is_read_only\": true, \"num_queues\": 2");
 	CHECK_EQ(json(&c, t), 0);
 	CHECK_EQ(c.nr_disks, 1);
 	if (c.nr_disks == 1) {
 		CHECK(!strcmp(c.disks[0].path, path)); /* never a silently different file */
 		CHECK(c.disks[0].is_read_only);
-		CHECK(c.disks[0].is_direct);
 		CHECK_EQ(c.disks[0].nr_queues, 2);
 		CHECK(!strcmp(c.disks[0].id, "root"));
+		/* And the device really offers the disk read-only. */
+		static uint8_t ram[1 << 16];
+		struct guest_mem m;
+		guest_mem_init_buffer(&m, ram, sizeof(ram));
+		struct virtio_blk *b = virtio_blk_create(&m, &c.disks[0], err, sizeof(err));
+		CHECK(b != NULL);
+		if (b) {
+			CHECK(virtio_blk_ops.features(b) & VIRTIO_BIT(VIRTIO_BLK_F_RO));
+			virtio_blk_destroy(b);
+		} else {
+			fprintf(stderr, "  %s\n", err);
+		}
 	}
 	config_fini(&c);
 	free(t);
@@ -153,6 +165,11 @@ TEST(json_drive_values_go_in_verbatim)
 		 0);
 	CHECK(c.nr_disks == 1 && !strcmp(c.disks[0].path, "/d,ro,id=x"));
 	CHECK(c.nr_disks == 1 && !c.disks[0].is_read_only && !c.disks[0].id);
+	config_fini(&c);
+	CHECK_EQ(json(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": "
+			  "[{\"path_on_host\": \"/d\", \"cache_type\": \"Direct\"}]}"),
+		 0);
+	CHECK(c.nr_disks == 1 && c.disks[0].is_direct);
 	config_fini(&c);
 	/* A NUL would end the C string early: "/a\u0000b" must not become "/a". */
 	CHECK(json(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": "
