@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -187,22 +188,30 @@ int host_out_flush(struct host_out *o)
 	return 0;
 }
 
-int host_out_drain(struct host_out *o, int stall_ms)
+static int64_t mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int host_out_drain(struct host_out *o, int max_ms)
+{
+	int64_t deadline = mono_ms() + max_ms;
 	int r;
 
 	while ((r = host_out_flush(o)) == -EAGAIN) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0)
+			break;
 		struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
-		uint64_t before = host_out_written(o);
-		int k = poll(&pfd, 1, stall_ms);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0 || (host_out_flush(o) == -EAGAIN && host_out_written(o) == before))
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
 			break;
 	}
-	if (r == 0 || o->len == 0)
+	if (o->len == 0)
 		return r == -EPIPE ? r : 0;
-	host_out_drop(o, o->len);
+	host_out_drop(o, o->len); /* a stuck reader: the rest is given up, counted */
 	o->len = 0;
 	o->head = 0;
 	return -EAGAIN;

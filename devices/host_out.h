@@ -69,10 +69,11 @@ void host_out_drop(struct host_out *o, size_t len);
  * remain: wait for POLLOUT on host_out_poll_fd()), or -EPIPE (the reader is gone; the
  * buffer was dropped). */
 int host_out_flush(struct host_out *o);
-/* At teardown (never on reset, pause or a vCPU's path): flushes, waiting for POLLOUT while
- * the reader keeps taking bytes, giving up (and counting the rest dropped) once it took
- * nothing for stall_ms. Returns 0 if everything went out. */
-int host_out_drain(struct host_out *o, int stall_ms);
+/* At teardown only (never on reset, pause or a vCPU's path): flushes, waiting for POLLOUT
+ * at most max_ms in all, then counts what is left as dropped. So the guest's last lines
+ * reach a reader that is merely slow, and a stuck one delays the end by max_ms at most.
+ * Returns 0 if everything went out. */
+int host_out_drain(struct host_out *o, int max_ms);
 /* The fd to watch for EPOLLOUT while host_out_flush() says -EAGAIN; -1 if none. */
 int host_out_poll_fd(const struct host_out *o);
 uint64_t host_out_dropped(const struct host_out *o);

@@ -355,7 +355,7 @@ long serial_flush(struct serial *s, int fd)
 	int r = host_flush(s);
 	if (is_closing && s->host.mode != HOST_OUT_DISCARD) {
 		/* The last flush (the VM is over): the guest's last lines get out if the reader
-		 * takes them, bounded by the stall rule; then our fd goes, so that nothing
+		 * takes them within SERIAL_STALL_MS in all; then our fd goes, so that nothing
 		 * (e.g. vm.c's teardown child) keeps the user's pipe open. */
 		r = host_out_drain(&s->host, SERIAL_STALL_MS);
 		host_out_fini(&s->host);

@@ -251,6 +251,35 @@ TEST(serial_stuck_reader_blocks_nobody)
 	alarm(0);
 }
 
+/* The last flush after serial_close() (the VM stopping) waits for a stuck reader at most
+ * SERIAL_STALL_MS, then drops the rest, counted, and lets go of the fd. */
+TEST(serial_stop_with_stuck_reader_is_bounded)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+	int p[2];
+
+	alarm(20);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK_EQ(fcntl(p[1], F_SETPIPE_SZ, 65536), 65536);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 65536; i++)
+			wr(s, 0, 'k');
+		serial_flush(s, p[1]); /* round 0 fills the pipe, round 1 our buffer */
+	}
+	CHECK(serial_has_output(s));
+	CHECK_EQ(serial_get_dropped(s), 0);
+	serial_close(s);
+	uint64_t t0 = mono_ms();
+	serial_flush(s, p[1]);
+	CHECK(mono_ms() - t0 < 1000);
+	CHECK_EQ(serial_get_dropped(s), 65536); /* the pipe took round 0, round 1 is lost */
+	CHECK(!serial_has_output(s));
+	close(p[0]);
+	close(p[1]);
+	serial_destroy(s);
+	alarm(0);
+}
+
 static int resets;
 
 static void reset_cb(void *ctx)
@@ -343,6 +372,7 @@ int main(void)
 	RUN(serial_output_and_panic_watch);
 	RUN(serial_backpressure_released_by_close);
 	RUN(serial_stuck_reader_blocks_nobody);
+	RUN(serial_stop_with_stuck_reader_is_bounded);
 	RUN(i8042_reset_and_commands);
 	RUN(rtc_reads_host_time);
 	return test_summary();
