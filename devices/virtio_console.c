@@ -12,7 +12,8 @@
  * stops taking chains from the transmit queue (the current one stays half-copied): the
  * guest's writes wait, nothing is lost, and out_fd's EPOLLOUT brings the worker back. If
  * the reader is gone (EPIPE), output is dropped and counted (virtio_console_get_dropped).
- * Bytes buffered when the driver resets the device stay buffered and still go out.
+ * Bytes buffered when the driver resets the device stay buffered: they go out once the
+ * driver sets the device up again, or at teardown (host_out_drain, bounded).
  *
  * Trust: chains come checked from virtq_pop(); the device only reads readable buffers and
  * writes writable ones, bounded by their lengths. The fds are the caller's (trusted).
