@@ -116,6 +116,7 @@ static unsigned tap_mtu(const char *name)
 	if (s < 0)
 		return mtu;
 	memset(&ifr, 0, sizeof(ifr));
+	/* name is tap_create()'s, checked to be shorter than IFNAMSIZ: it fits. */
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 68 && ifr.ifr_mtu <= 65535)
 		mtu = (unsigned)ifr.ifr_mtu;

@@ -187,10 +187,12 @@ int arcvmm_config_add_net(struct arcvmm_config *c, const char *spec)
 	if (c->cfg.nr_nets >= VM_MAX_NETS)
 		return set_error(-EINVAL, "net %s: too many interfaces (at most %d)", spec,
 				 VM_MAX_NETS);
-	char *s = strdup(spec);
-	if (!s)
-		return set_error(-ENOMEM, "out of memory");
-	c->cfg.nets[c->cfg.nr_nets++] = s;
+	/* The same parser as --net: the config holds the checked struct, never the string. */
+	char err[1024] = "";
+	int r = config_parse_net(&c->cfg.nets[c->cfg.nr_nets], spec, err, sizeof(err));
+	if (r)
+		return core_error(r, err);
+	c->cfg.nr_nets++;
 	return 0;
 }
 

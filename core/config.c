@@ -63,8 +63,6 @@ void config_fini(struct vm_config *c)
 		free(c->disks[i].path);
 		free(c->disks[i].id);
 	}
-	for (unsigned i = 0; i < c->nr_nets; i++)
-		free(c->nets[i]);
 	free(c->balloon);
 	memset(c, 0, sizeof(*c));
 }
@@ -148,32 +146,31 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int check_memory(uint64_t size, const char *what, char *err, size_t errlen)
+/* opt and val name the setting in messages ("--memory 64k", "mem_size_mib 8"). */
+static int check_memory(uint64_t size, const char *opt, const char *val, char *err, size_t errlen)
 {
 	if (size < VM_MIN_MEM)
-		return fail(err, errlen, "%s: too small (minimum 16 MiB)", what);
+		return fail(err, errlen, "%s %s: too small (minimum 16 MiB)", opt, val);
 	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 	if (pages > 0 && psize > 0 && size / (uint64_t)psize > (uint64_t)pages)
-		return fail(err, errlen, "%s: more than the host's %" PRIu64 " MiB of RAM", what,
-			    ((uint64_t)pages * (uint64_t)psize) >> 20);
+		return fail(err, errlen, "%s %s: more than the host's %" PRIu64 " MiB of RAM", opt,
+			    val, ((uint64_t)pages * (uint64_t)psize) >> 20);
 	return 0;
 }
 
 static int set_memory(struct vm_config *c, const char *arg, char *err, size_t errlen)
 {
-	char what[128];
 	uint64_t size;
 	int r = config_parse_size(arg, &size);
 
-	snprintf(what, sizeof(what), "--memory %s", arg);
 	if (r == -ERANGE)
-		return fail(err, errlen, "%s: too large", what);
+		return fail(err, errlen, "--memory %s: too large", arg);
 	if (r)
 		return fail(err, errlen,
-			    "%s: not a size (use e.g. 256M or 2G; a plain number is MiB; a "
-			    "multiple of 4 KiB)",
-			    what);
-	r = check_memory(size, what, err, errlen);
+			    "--memory %s: not a size (use e.g. 256M or 2G; a plain number is MiB; "
+			    "a multiple of 4 KiB)",
+			    arg);
+	r = check_memory(size, "--memory", arg, err, errlen);
 	if (r)
 		return r;
 	c->mem_size = size;
@@ -208,7 +205,15 @@ int config_parse_disk(struct vm_disk_config *d, const char *spec, char *err, siz
 		r = fail(err, errlen, "--disk %s: missing the image path", spec);
 		goto out;
 	}
+	if (strlen(tok) > VM_DISK_PATH_MAX) {
+		r = fail(err, errlen, "--disk: image path longer than %d bytes", VM_DISK_PATH_MAX);
+		goto out;
+	}
 	d->path = strdup(tok);
+	if (!d->path) {
+		r = -ENOMEM;
+		goto out;
+	}
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		unsigned long v;
 		if (!strcmp(tok, "ro")) {
@@ -218,13 +223,17 @@ int config_parse_disk(struct vm_disk_config *d, const char *spec, char *err, siz
 		} else if (!strcmp(tok, "direct")) {
 			d->is_direct = true;
 		} else if (!strncmp(tok, "id=", 3)) {
-			if (strlen(tok + 3) > 20) {
-				r = fail(err, errlen, "--disk %s: id too long (at most 20 bytes)",
-					 spec);
+			if (strlen(tok + 3) > VM_DISK_ID_MAX) {
+				r = fail(err, errlen, "--disk %s: id too long (at most %d bytes)",
+					 spec, VM_DISK_ID_MAX);
 				goto out;
 			}
 			free(d->id);
 			d->id = strdup(tok + 3);
+			if (!d->id) {
+				r = -ENOMEM;
+				goto out;
+			}
 		} else if (!strncmp(tok, "queues=", 7)) {
 			if (parse_uint(tok + 7, 16, &v) || v == 0) {
 				r = fail(err, errlen, "--disk %s: queues must be 1..16", spec);
@@ -271,16 +280,13 @@ static int add_disk(struct vm_config *c, const char *spec, char *err, size_t err
 
 static int add_net(struct vm_config *c, const char *spec, char *err, size_t errlen)
 {
-	if (!*spec)
-		return fail(err, errlen, "--net: empty (use tap=NAME, fd=N, user or none)");
 	if (c->nr_nets == VM_MAX_NETS)
 		return fail(err, errlen, "--net %s: too many interfaces (at most %d)", spec,
 			    VM_MAX_NETS);
-	c->nets[c->nr_nets] = strdup(spec);
-	if (!c->nets[c->nr_nets])
-		return -ENOMEM;
-	c->nr_nets++;
-	return 0;
+	int r = config_parse_net(&c->nets[c->nr_nets], spec, err, errlen);
+	if (r == 0)
+		c->nr_nets++;
+	return r;
 }
 
 static int set_protocol(struct vm_config *c, const char *arg, char *err, size_t errlen)
@@ -422,7 +428,7 @@ static int json_machine(struct vm_config *c, const cJSON *mc, const char *name, 
 	if ((r = json_uint(mc, "vcpu_count", 1e6, &present, &v, name, err, errlen)))
 		return r;
 	if (present) {
-		char num[32];
+		char num[32]; /* v <= 1e6: always fits */
 		snprintf(num, sizeof(num), "%llu", v);
 		if ((r = set_cpus(c, num, "vcpu_count", err, errlen)))
 			return r;
@@ -430,9 +436,9 @@ static int json_machine(struct vm_config *c, const cJSON *mc, const char *name, 
 	if ((r = json_uint(mc, "mem_size_mib", 1e9, &present, &v, name, err, errlen)))
 		return r;
 	if (present) {
-		char what[64];
-		snprintf(what, sizeof(what), "mem_size_mib %llu", v);
-		if ((r = check_memory(v << 20, what, err, errlen)))
+		char num[32]; /* v <= 1e9: always fits */
+		snprintf(num, sizeof(num), "%llu", v);
+		if ((r = check_memory(v << 20, "mem_size_mib", num, err, errlen)))
 			return r;
 		c->mem_size = v << 20;
 	}
@@ -443,109 +449,255 @@ static int json_machine(struct vm_config *c, const cJSON *mc, const char *name, 
 	return 0;
 }
 
-static int json_drives(struct vm_config *c, const cJSON *arr, const char *name, char *err,
-		       size_t errlen)
+/* "drive \"root\"" or "drive 2": how messages name a drive or an interface. The id is
+ * the user's: a long one only makes the message longer (err is cut, still an error). */
+static void json_item_name(char *buf, size_t len, const char *kind, const char *id, unsigned index)
+{
+	if (id)
+		snprintf(buf, len, "%s \"%s\"", kind, id);
+	else
+		snprintf(buf, len, "%s %u", kind, index);
+}
+
+static int json_drive(struct vm_disk_config *dc, const cJSON *d, unsigned index, const char *name,
+		      char *err, size_t errlen)
 {
 	static const char *const known[] = {"drive_id",	      "path_on_host", "is_read_only",
 					    "is_root_device", "io_engine",    "cache_type",
 					    "num_queues",     "rate_limiter", NULL};
+	const char *path, *id, *cache;
+	unsigned long long nq = 1;
+	bool present;
+	char what[96];
+	int r = check_keys(d, "a drive", known, name, err, errlen);
+
+	if (r)
+		return r;
+	if ((r = json_str(d, "drive_id", &id, name, err, errlen)))
+		return r;
+	json_item_name(what, sizeof(what), "drive", id, index);
+	if ((r = json_str(d, "path_on_host", &path, name, err, errlen)))
+		return r;
+	if (!path)
+		return fail(err, errlen, "%s: %s needs \"path_on_host\"", name, what);
+	if (!*path)
+		return fail(err, errlen, "%s: %s: \"path_on_host\" is empty", name, what);
+	if (strlen(path) > VM_DISK_PATH_MAX)
+		return fail(err, errlen, "%s: %s: \"path_on_host\" is longer than %d bytes", name,
+			    what, VM_DISK_PATH_MAX);
+	if (id && strlen(id) > VM_DISK_ID_MAX)
+		return fail(err, errlen, "%s: %s: \"drive_id\" is longer than %d bytes", name, what,
+			    VM_DISK_ID_MAX);
+	if ((r = json_bool(d, "is_read_only", &dc->is_read_only, name, err, errlen)))
+		return r;
+	if ((r = json_str(d, "cache_type", &cache, name, err, errlen)))
+		return r;
+	if (cache && strcmp(cache, "Unsafe") && strcmp(cache, "Writeback") &&
+	    strcmp(cache, "Direct"))
+		return fail(err, errlen,
+			    "%s: %s: \"cache_type\" must be \"Unsafe\", \"Writeback\" or "
+			    "\"Direct\"",
+			    name, what);
+	dc->is_direct = cache && !strcmp(cache, "Direct");
+	if ((r = json_uint(d, "num_queues", 16, &present, &nq, name, err, errlen)))
+		return r;
+	if (present && nq == 0)
+		return fail(err, errlen, "%s: %s: \"num_queues\" must be 1..16", name, what);
+	dc->nr_queues = (unsigned)nq;
+	if ((r = config_json_rate_limiter(cJSON_GetObjectItemCaseSensitive(d, "rate_limiter"),
+					  &dc->rate_limiter, "a drive's \"rate_limiter\"", name,
+					  err, errlen)))
+		return r;
+	if (!(dc->path = strdup(path)) || (id && !(dc->id = strdup(id))))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Fills the disk config straight from the JSON values: no option string in between, so a
+ * path may hold any byte (commas too) and nothing is ever cut. */
+static int json_drives(struct vm_config *c, const cJSON *arr, const char *name, char *err,
+		       size_t errlen)
+{
 	const cJSON *d;
+	unsigned index = 0;
 
 	if (!cJSON_IsArray(arr))
 		return fail(err, errlen, "%s: \"drives\" must be an array", name);
 	cJSON_ArrayForEach(d, arr)
 	{
-		const char *path, *id, *cache;
-		bool ro = false;
-		unsigned long long nq = 1;
-		bool present;
-		char spec[4096];
-		int r = check_keys(d, "a drive", known, name, err, errlen);
-
-		if (r)
+		if (c->nr_disks == VM_MAX_DISKS)
+			return fail(err, errlen, "%s: too many drives (at most %d)", name,
+				    VM_MAX_DISKS);
+		struct vm_disk_config *dc = &c->disks[c->nr_disks];
+		memset(dc, 0, sizeof(*dc));
+		dc->nr_queues = 1;
+		int r = json_drive(dc, d, index++, name, err, errlen);
+		if (r) {
+			free(dc->path);
+			free(dc->id);
+			memset(dc, 0, sizeof(*dc));
 			return r;
-		if ((r = json_str(d, "path_on_host", &path, name, err, errlen)))
-			return r;
-		if (!path)
-			return fail(err, errlen, "%s: a drive needs \"path_on_host\"", name);
-		if ((r = json_str(d, "drive_id", &id, name, err, errlen)))
-			return r;
-		if ((r = json_bool(d, "is_read_only", &ro, name, err, errlen)))
-			return r;
-		if ((r = json_str(d, "cache_type", &cache, name, err, errlen)))
-			return r;
-		if ((r = json_uint(d, "num_queues", 16, &present, &nq, name, err, errlen)))
-			return r;
-		if (strchr(path, ',') || (id && strchr(id, ',')))
-			return fail(err, errlen, "%s: drive path or id contains a comma", name);
-		snprintf(spec, sizeof(spec), "%s%s%s%s%s,queues=%llu", path, ro ? ",ro" : "",
-			 id ? ",id=" : "", id ? id : "",
-			 cache && !strcmp(cache, "Direct") ? ",direct" : "", present ? nq : 1ULL);
-		if ((r = add_disk(c, spec, err, errlen)))
-			return r;
-		if ((r = config_json_rate_limiter(
-			 cJSON_GetObjectItemCaseSensitive(d, "rate_limiter"),
-			 &c->disks[c->nr_disks - 1].rate_limiter, "a drive's \"rate_limiter\"",
-			 name, err, errlen)))
-			return r;
+		}
+		c->nr_disks++;
 	}
 	return 0;
 }
 
-static int json_nets(struct vm_config *c, const cJSON *arr, const char *name, char *err,
-		     size_t errlen)
+static int json_hostfwd(struct vm_net_config *nc, const cJSON *v, const char *what,
+			const char *name, char *err, size_t errlen)
+{
+	const cJSON *one = v;
+
+	if (!v)
+		return 0;
+	if (nc->kind != VM_NET_USER)
+		return fail(err, errlen, "%s: %s: \"hostfwd\" needs \"backend\": \"user\"", name,
+			    what);
+	if (cJSON_IsArray(v))
+		one = v->child;
+	for (; one; one = cJSON_IsArray(v) ? one->next : NULL) {
+		if (!cJSON_IsString(one) || !one->valuestring)
+			return fail(err, errlen,
+				    "%s: %s: \"hostfwd\" must be a string or an array of strings",
+				    name, what);
+		if (nc->nr_fwds >= SLIRP_MAX_FWDS)
+			return fail(err, errlen, "%s: %s: more than %d forwards", name, what,
+				    SLIRP_MAX_FWDS);
+		if (config_parse_hostfwd(one->valuestring, &nc->fwds[nc->nr_fwds]))
+			return fail(err, errlen,
+				    "%s: %s: \"hostfwd\" \"%s\" is not a forward (want "
+				    "\"tcp::HOSTPORT-:GUESTPORT\")",
+				    name, what, one->valuestring);
+		nc->nr_fwds++;
+	}
+	return 0;
+}
+
+static int json_net(struct vm_net_config *nc, const cJSON *n, unsigned index, const char *name,
+		    char *err, size_t errlen)
 {
 	static const char *const known[] = {
 	    "iface_id", "host_dev_name",   "guest_mac",	      "backend", "fd",
 	    "hostfwd",	"rx_rate_limiter", "tx_rate_limiter", NULL};
+	const char *id, *tap, *mac, *backend;
+	unsigned long long fd = 0;
+	bool has_fd;
+	char what[96];
+	int r = check_keys(n, "a network interface", known, name, err, errlen);
+
+	if (r)
+		return r;
+	if ((r = json_str(n, "iface_id", &id, name, err, errlen)))
+		return r;
+	json_item_name(what, sizeof(what), "network interface", id, index);
+	if ((r = json_str(n, "host_dev_name", &tap, name, err, errlen)) ||
+	    (r = json_str(n, "guest_mac", &mac, name, err, errlen)) ||
+	    (r = json_str(n, "backend", &backend, name, err, errlen)) ||
+	    (r = json_uint(n, "fd", INT_MAX, &has_fd, &fd, name, err, errlen)))
+		return r;
+	/* "backend" may also just confirm what host_dev_name or fd says. */
+	if (backend && strcmp(backend, "user") && strcmp(backend, "none") &&
+	    strcmp(backend, "tap") && strcmp(backend, "fd"))
+		return fail(err, errlen,
+			    "%s: %s: \"backend\" must be \"user\", \"none\", \"tap\" or \"fd\"",
+			    name, what);
+	if ((tap && has_fd) || (tap && backend && strcmp(backend, "tap")) ||
+	    (has_fd && backend && strcmp(backend, "fd")))
+		return fail(err, errlen,
+			    "%s: %s: \"host_dev_name\", \"fd\" and \"backend\" disagree", name,
+			    what);
+	if (tap) {
+		const char *why = config_tap_name_problem(tap);
+		if (why)
+			return fail(err, errlen, "%s: %s: \"host_dev_name\" \"%s\": %s", name, what,
+				    tap, why);
+		nc->kind = VM_NET_TAP;
+		memcpy(nc->tap, tap, strlen(tap) + 1);
+	} else if (has_fd) {
+		nc->kind = VM_NET_FD;
+		nc->fd = (int)fd;
+	} else if (backend && !strcmp(backend, "user")) {
+		nc->kind = VM_NET_USER;
+	} else if (backend && !strcmp(backend, "none")) {
+		nc->kind = VM_NET_NONE;
+	} else {
+		return fail(err, errlen,
+			    "%s: %s needs \"host_dev_name\" (TAP), \"fd\" or \"backend\": "
+			    "\"user\" or \"none\"",
+			    name, what);
+	}
+	if (mac) {
+		if (nc->kind == VM_NET_NONE)
+			return fail(err, errlen, "%s: %s: \"guest_mac\" with \"backend\": \"none\"",
+				    name, what);
+		if (config_parse_mac(mac, nc->mac))
+			return fail(err, errlen,
+				    "%s: %s: \"guest_mac\" \"%s\" is not a unicast MAC address "
+				    "(six hex pairs, e.g. 02:00:00:00:00:01)",
+				    name, what, mac);
+		nc->has_mac = true;
+	}
+	if ((r = json_hostfwd(nc, cJSON_GetObjectItemCaseSensitive(n, "hostfwd"), what, name, err,
+			      errlen)))
+		return r;
+	if ((r = config_json_rate_limiter(cJSON_GetObjectItemCaseSensitive(n, "rx_rate_limiter"),
+					  &nc->rx_rl, "\"rx_rate_limiter\"", name, err, errlen)) ||
+	    (r = config_json_rate_limiter(cJSON_GetObjectItemCaseSensitive(n, "tx_rate_limiter"),
+					  &nc->tx_rl, "\"tx_rate_limiter\"", name, err, errlen)))
+		return r;
+	return 0;
+}
+
+/* Fills struct vm_net_config straight from the JSON values (the same struct --net fills):
+ * no option string in between, so a value cannot add options; each is checked for what
+ * its field can hold. */
+static int json_nets(struct vm_config *c, const cJSON *arr, const char *name, char *err,
+		     size_t errlen)
+{
 	const cJSON *n;
+	unsigned index = 0;
 
 	if (!cJSON_IsArray(arr))
 		return fail(err, errlen, "%s: \"network-interfaces\" must be an array", name);
 	cJSON_ArrayForEach(n, arr)
 	{
-		const char *tap, *mac, *backend, *fwd;
-		unsigned long long fd = 0;
-		bool has_fd;
-		char spec[512];
-		int r = check_keys(n, "a network interface", known, name, err, errlen);
-
-		if (r)
+		if (c->nr_nets == VM_MAX_NETS)
+			return fail(err, errlen, "%s: too many network interfaces (at most %d)",
+				    name, VM_MAX_NETS);
+		struct vm_net_config *nc = &c->nets[c->nr_nets];
+		memset(nc, 0, sizeof(*nc));
+		nc->fd = -1;
+		int r = json_net(nc, n, index++, name, err, errlen);
+		if (r) {
+			memset(nc, 0, sizeof(*nc));
 			return r;
-		if ((r = json_str(n, "host_dev_name", &tap, name, err, errlen)) ||
-		    (r = json_str(n, "guest_mac", &mac, name, err, errlen)) ||
-		    (r = json_str(n, "backend", &backend, name, err, errlen)) ||
-		    (r = json_str(n, "hostfwd", &fwd, name, err, errlen)) ||
-		    (r = json_uint(n, "fd", 65535, &has_fd, &fd, name, err, errlen)))
-			return r;
-		if (tap)
-			snprintf(spec, sizeof(spec), "tap=%s", tap);
-		else if (has_fd)
-			snprintf(spec, sizeof(spec), "fd=%llu", fd);
-		else if (backend && (!strcmp(backend, "user") || !strcmp(backend, "none")))
-			snprintf(spec, sizeof(spec), "%s", backend);
-		else
-			return fail(err, errlen,
-				    "%s: a network interface needs \"host_dev_name\" (TAP), \"fd\" "
-				    "or \"backend\": \"user\"",
-				    name);
-		size_t len = strlen(spec);
-		if (mac)
-			len += (size_t)snprintf(spec + len, sizeof(spec) - len, ",mac=%s", mac);
-		if (fwd && len < sizeof(spec))
-			snprintf(spec + len, sizeof(spec) - len, ",hostfwd=%s", fwd);
-		if ((r = add_net(c, spec, err, errlen)))
-			return r;
-		if ((r = config_json_rate_limiter(
-			 cJSON_GetObjectItemCaseSensitive(n, "rx_rate_limiter"),
-			 &c->net_rx_rl[c->nr_nets - 1], "\"rx_rate_limiter\"", name, err,
-			 errlen)) ||
-		    (r = config_json_rate_limiter(
-			 cJSON_GetObjectItemCaseSensitive(n, "tx_rate_limiter"),
-			 &c->net_tx_rl[c->nr_nets - 1], "\"tx_rate_limiter\"", name, err, errlen)))
-			return r;
+		}
+		c->nr_nets++;
 	}
 	return 0;
+}
+
+/* cJSON turns "\u0000" into a NUL that silently ends the string: "a\u0000b" would name
+ * the file "a". No value of ours can hold a NUL, so such a file is refused. */
+static bool has_escaped_nul(const char *text)
+{
+	bool in_str = false;
+
+	for (const char *p = text; *p; p++) {
+		if (!in_str) {
+			in_str = *p == '"';
+			continue;
+		}
+		if (*p == '"') {
+			in_str = false;
+		} else if (*p == '\\') {
+			if (p[1] == 'u' && !strncmp(p + 2, "0000", 4))
+				return true;
+			if (p[1])
+				p++; /* the escaped character */
+		}
+	}
+	return false;
 }
 
 int config_parse_json(struct vm_config *c, const char *text, const char *name, char *err,
@@ -556,10 +708,14 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 					    "console",	   "entropy",
 					    "logger",	   "metrics",
 					    "balloon",	   NULL};
-	cJSON *root = cJSON_Parse(text);
+	cJSON *root;
 	const cJSON *it;
 	int r;
 
+	if (has_escaped_nul(text))
+		return fail(err, errlen, "%s: a string holds \\u0000 (no value can hold a NUL)",
+			    name);
+	root = cJSON_Parse(text);
 	if (!root) {
 		const char *at = cJSON_GetErrorPtr();
 		long line = 1;
@@ -640,9 +796,13 @@ int config_parse_json_file(struct vm_config *c, const char *path, char *err, siz
 	}
 	close(fd);
 	buf[got] = '\0';
-	char name[4200];
-	snprintf(name, sizeof(name), "--config %s", path);
+	char *name;
+	if (asprintf(&name, "--config %s", path) < 0) {
+		free(buf);
+		return -ENOMEM;
+	}
 	r = config_parse_json(c, buf, name, err, errlen);
+	free(name);
 	free(buf);
 	return r;
 }

@@ -6,11 +6,13 @@
 #ifndef ARCVMM_CONFIG_H
 #define ARCVMM_CONFIG_H
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
+#include "backends/slirp.h"
 #include "boot/boot.h"
 #include "util/rate_limiter.h"
 #include "util/seccomp.h"
@@ -20,6 +22,11 @@
 #define VM_MIN_MEM   (16ULL << 20)
 #define VM_MAX_CPUS  254 /* MP table APIC ids 0..253, the IOAPIC takes the next id */
 
+/* The longest path_on_host / --disk path kept (PATH_MAX less the NUL); longer is refused. */
+#define VM_DISK_PATH_MAX 4095
+/* virtio-blk's GET_ID answer is 20 bytes. */
+#define VM_DISK_ID_MAX 20
+
 struct vm_disk_config {
 	char *path;
 	char *id; /* serial reported by VIRTIO_BLK_T_GET_ID; NULL: none */
@@ -27,6 +34,29 @@ struct vm_disk_config {
 	bool is_direct;				 /* O_DIRECT */
 	unsigned nr_queues;			 /* 1 by default */
 	struct rate_limiter_config rate_limiter; /* bw=, ops= / "rate_limiter"; 0: none */
+};
+
+enum vm_net_kind {
+	VM_NET_NONE, /* --net none: no device */
+	VM_NET_USER, /* libslirp, rootless */
+	VM_NET_TAP,  /* a TAP interface by name */
+	VM_NET_FD,   /* an inherited connected datagram/seqpacket socket */
+};
+
+/* One network interface, filled by the --net parser (config_parse_net) and by the JSON
+ * "network-interfaces" entries alike; the device and its backend take it as is. Every
+ * field holds only values checked to be valid for it (a TAP name Linux accepts, a unicast
+ * MAC, parsed forwards), so no option string is ever built from user values. */
+struct vm_net_config {
+	enum vm_net_kind kind;
+	char tap[IFNAMSIZ]; /* VM_NET_TAP: 1..15 bytes, no '/', ',', ':' or whitespace */
+	int fd;		    /* VM_NET_FD: 0..INT_MAX */
+	uint8_t mac[6];
+	bool has_mac;			       /* false: a random locally administered MAC */
+	struct slirp_fwd fwds[SLIRP_MAX_FWDS]; /* VM_NET_USER: hostfwd= */
+	unsigned nr_fwds;
+	/* rx-bw=/tx-ops=... or JSON "rx_rate_limiter"/"tx_rate_limiter"; zero: none. */
+	struct rate_limiter_config rx_rl, tx_rl;
 };
 
 enum vm_console_mode {
@@ -47,13 +77,9 @@ struct vm_config {
 	bool has_acpi; /* ACPI tables (power-off, device discovery for stock kernels) */
 	struct vm_disk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;
-	/* --net specs as given ("tap=NAME,mac=..", "fd=N", "user,hostfwd=..", "none"); the
-	 * network device parses them. */
-	char *nets[VM_MAX_NETS];
+	/* --net / "network-interfaces", parsed; none given: --net user (with libslirp). */
+	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
-	/* JSON "rx_rate_limiter"/"tx_rate_limiter" of nets[i] (--net takes rx-bw= etc. in
-	 * its spec instead); zero: none. */
-	struct rate_limiter_config net_rx_rl[VM_MAX_NETS], net_tx_rl[VM_MAX_NETS];
 	int log_level;		     /* -1: leave the default */
 	enum seccomp_mode seccomp;   /* --seccomp, ON by default */
 	char *jail_dir;		     /* --jail DIR (core/jail.h); NULL: no jail */
@@ -82,6 +108,19 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 int config_parse_size(const char *s, uint64_t *out);
 /* "path[,ro][,id=ID][,direct][,queues=N]". 0 or -EINVAL with err. */
 int config_parse_disk(struct vm_disk_config *d, const char *spec, char *err, size_t errlen);
+/* core/config_net.c: "tap=NAME[,mac=M]", "fd=N[,mac=M]",
+ * "user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,mac=M]", "none";
+ * any of them but none also takes rx-bw=, rx-ops=, tx-bw=, tx-ops= (util/rate_limiter.h
+ * bucket syntax). 0 or -EINVAL with err ("--net mac=zz: malformed MAC address"). */
+int config_parse_net(struct vm_net_config *n, const char *spec, char *err, size_t errlen);
+/* "52:54:00:12:34:56": six pairs of hex digits, unicast. 0 or -EINVAL. */
+int config_parse_mac(const char *s, uint8_t mac[6]);
+/* One forward, "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" (IPv4). 0 or -EINVAL. */
+int config_parse_hostfwd(const char *s, struct slirp_fwd *f);
+/* NULL if s is a name Linux accepts for an interface, else what is wrong with it. */
+const char *config_tap_name_problem(const char *s);
+/* Names the interface for messages: "tap=tap0", "fd=5", "user", "none". */
+void config_describe_net(const struct vm_net_config *n, char *buf, size_t len);
 void config_usage(FILE *f);
 /* core/config_balloon.c: --balloon SPEC (a second one is an error) and the JSON object. */
 int config_set_balloon(struct vm_config *c, const char *spec, char *err, size_t errlen);

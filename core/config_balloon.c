@@ -92,8 +92,14 @@ int config_parse_balloon_json(struct vm_config *c, const cJSON *obj, const char 
 			 !cJSON_IsBool(oom) ? "deflate_on_oom" : "free_page_reporting");
 		return -EINVAL;
 	}
-	snprintf(spec, sizeof(spec), "amount_mib=%lu,stats=%lu%s%s", mib, secs,
-		 cJSON_IsTrue(oom) ? ",deflate_on_oom" : "",
-		 fpr && cJSON_IsTrue(fpr) ? ",free_page_reporting" : "");
+	/* Only checked numbers and fixed words go in (no user text, so nothing to inject),
+	 * at most 68 bytes; the check is for the day a field is added. */
+	int n = snprintf(spec, sizeof(spec), "amount_mib=%lu,stats=%lu%s%s", mib, secs,
+			 cJSON_IsTrue(oom) ? ",deflate_on_oom" : "",
+			 fpr && cJSON_IsTrue(fpr) ? ",free_page_reporting" : "");
+	if (n < 0 || (size_t)n >= sizeof(spec)) {
+		snprintf(err, errlen, "%s: balloon: internal error (spec too long)", name);
+		return -EINVAL;
+	}
 	return config_set_balloon(c, spec, err, errlen);
 }

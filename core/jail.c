@@ -70,7 +70,8 @@ static int make_node(const char *dir, const char *rel, const char *src, const st
 
 	if (stat(src, &st) < 0 || !S_ISCHR(st.st_mode))
 		return jfail(err, errlen, -ENODEV, "--jail: %s: not a character device", src);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, rel);
+	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, rel) >= sizeof(dst))
+		return jfail(err, errlen, -ENAMETOOLONG, "--jail %s: path too long", dir);
 	unlink(dst);
 	if (mknod(dst, S_IFCHR | 0600, st.st_rdev) < 0 || chown(dst, j->uid, j->gid) < 0)
 		return jfail(err, errlen, -errno, "--jail: mknod %s: %s", dst, strerror(errno));
@@ -84,6 +85,8 @@ static int bind_file(const char *dir, char **path, unsigned n, bool is_ro, char 
 	const char *base = strrchr(*path, '/');
 
 	base = base ? base + 1 : *path;
+	/* The name inside the jail is ours, a label: the basename is cut to 400 bytes on
+	 * purpose (N keeps it unique), and "files/" + 10 digits + "-" + 400 always fits. */
 	snprintf(rel, sizeof(rel), "files/%u-%.400s", n, base);
 	int r = bind_in(dir, rel, *path, is_ro, err, errlen);
 	if (r)
@@ -116,8 +119,8 @@ static void close_inherited(const struct vm_config *c)
 	int keep[VM_MAX_NETS + 1], nr = 0;
 
 	for (unsigned i = 0; i < c->nr_nets; i++) {
-		if (!strncmp(c->nets[i], "fd=", 3))
-			keep[nr++] = atoi(c->nets[i] + 3);
+		if (c->nets[i].kind == VM_NET_FD)
+			keep[nr++] = c->nets[i].fd;
 	}
 	unsigned from = 3;
 	for (;;) {
@@ -149,10 +152,14 @@ int jail_enter(struct vm_config *c, const struct jail_config *j, char *err, size
 	if (j->uid == 0 || j->gid == 0)
 		return jfail(err, errlen, -EINVAL,
 			     "--jail: --jail-uid and --jail-gid must not be 0");
+	/* Every DIR/... path below is built in old[]: the longest ("/.old-root", "/dev/net")
+	 * must fit, so none of those snprintf calls can cut a path. */
+	if (strlen(j->dir) + sizeof("/.old-root") > sizeof(old))
+		return jfail(err, errlen, -ENAMETOOLONG, "--jail %s: path too long", j->dir);
 	for (unsigned i = 0; i < c->nr_nets; i++) {
-		if (!strncmp(c->nets[i], "tap=", 4))
+		if (c->nets[i].kind == VM_NET_TAP)
 			needs_tun = true;
-		if (strcmp(c->nets[i], "none") && strncmp(c->nets[i], "fd=", 3))
+		if (c->nets[i].kind == VM_NET_TAP || c->nets[i].kind == VM_NET_USER)
 			needs_host_net = true;
 	}
 	if (!needs_host_net)

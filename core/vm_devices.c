@@ -94,25 +94,20 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		vm->blks[vm->nr_blks++] = b;
 	}
 	unsigned nr_nets = cfg->nr_nets;
-	const char *const *nets = (const char *const *)cfg->nets;
+	const struct vm_net_config *nets = cfg->nets;
 #ifdef HAVE_SLIRP
-	static const char *const default_net[] = {"user"};
+	static const struct vm_net_config default_net = {.kind = VM_NET_USER, .fd = -1};
 	if (nr_nets == 0) {
-		nets = default_net;
+		nets = &default_net;
 		nr_nets = 1;
 	}
 #endif
 	for (unsigned i = 0; i < nr_nets; i++) {
-		if (!strcmp(nets[i], "none"))
+		if (nets[i].kind == VM_NET_NONE)
 			continue;
-		struct virtio_net *n = virtio_net_create(&vm->mem, nets[i], derr, sizeof(derr));
-		if (!n) {
-			snprintf(err, errlen, "%s", derr);
+		struct virtio_net *n = virtio_net_create(&vm->mem, &nets[i], err, errlen);
+		if (!n)
 			return errno ? -errno : -EINVAL;
-		}
-		if (i < cfg->nr_nets && (rate_limiter_config_is_limited(&cfg->net_rx_rl[i]) ||
-					 rate_limiter_config_is_limited(&cfg->net_tx_rl[i])))
-			virtio_net_set_rate_limiters(n, &cfg->net_rx_rl[i], &cfg->net_tx_rl[i]);
 		r = vm_devices_add(vm, &virtio_net_ops, n, err, errlen);
 		if (r)
 			return r;
@@ -128,6 +123,7 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		r = vm_devices_add(vm, &virtio_console_ops, c, err, errlen);
 		if (r)
 			return r;
+		vm->vconsole = c;
 	}
 	if (cfg->has_rng) {
 		void *rng = virtio_rng_create();

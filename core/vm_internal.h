@@ -33,6 +33,7 @@ struct vm_vcpu {
 struct virtio_balloon;
 struct virtio_blk;
 struct virtio_net;
+struct virtio_console;
 
 struct vm {
 	unsigned ncpus;
@@ -53,6 +54,7 @@ struct vm {
 	char *blk_ids[VM_MAX_DISKS]; /* the config's drive ids (NULL: none) */
 	struct virtio_net *nets[VM_MAX_NETS];
 	unsigned nr_nets;
+	struct virtio_console *vconsole; /* NULL: the serial console only */
 
 	struct serial *serial;
 	pthread_mutex_t pio_lock; /* i8042, RTC and ACPI PM registers */

@@ -11,6 +11,7 @@
 
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 
 #include <cjson/cJSON.h>
@@ -154,6 +155,14 @@ char *vm_metrics_json(struct vm *vm)
 	cJSON_AddItemToObject(root, "vcpu", vcpu_metrics(vm));
 	cJSON_AddItemToObject(root, "block", blk_metrics(vm));
 	cJSON_AddItemToObject(root, "net", net_metrics(vm));
+	cJSON *con = cJSON_AddObjectToObject(root, "console");
+	if (con) {
+		/* Output bytes lost to a stuck or gone reader (never to a slow one). */
+		add_u64(con, "serial_dropped_bytes", serial_get_dropped(vm->serial));
+		if (vm->vconsole)
+			add_u64(con, "virtio_dropped_bytes",
+				virtio_console_get_dropped(vm->vconsole));
+	}
 	if (vm->balloon) {
 		cJSON *b = balloon_metrics(vm);
 		if (b)

@@ -4,6 +4,14 @@
  * Implements what Linux's 8250 driver uses: DLAB divisor latch, IER, IIR with the FIFO
  * bits, FCR, LCR, MCR with loopback (MSR mirrors the modem outputs), LSR, SCR, and the two
  * interrupt sources it needs (received data, transmitter empty) as a level on the line.
+ *
+ * Output: vCPUs put bytes in `out` (OUT_SIZE) and wait when it is full; the control thread
+ * moves them into a host buffer (devices/host_out.h, 64 KiB) that is written without ever
+ * blocking, whatever the host fd is (a blocking pipe nobody reads, a terminal under
+ * Ctrl-S). A slow reader thus slows the guest (lossless); a reader that took nothing for
+ * SERIAL_STALL_MS while both buffers are full is stuck: then `out` is dropped with a
+ * counter instead of holding the vCPUs (a UART has no flow control to the guest, and a
+ * vCPU waiting here could not be paused or stopped). A gone reader (EPIPE): dropped too.
  */
 #include "devices/serial.h"
 
@@ -12,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "devices/host_out.h"
 
 #define UART_RBR_THR 0
 #define UART_IER     1
@@ -54,6 +65,7 @@
 #define SERIAL_WAKE_BYTES 1024
 #define RX_SIZE		  4096
 #define OUT_SIZE	  65536
+#define SERIAL_STALL_MS	  100
 
 struct serial {
 	pthread_mutex_t lock;
@@ -73,6 +85,11 @@ struct serial {
 	uint8_t out[OUT_SIZE];
 	size_t out_len;
 	bool has_line; /* a '\n' (or a burst) is in out[]: worth writing out now */
+
+	/* The control thread's side (serial_flush and serial_has_output only). */
+	struct host_out host;
+	bool has_host;		   /* host is set up for host.user_fd */
+	uint64_t last_progress_ns; /* the host fd took bytes (or had none waiting) */
 
 	char line[160]; /* the guest's current output line, for the panic watch */
 	size_t line_len;
@@ -129,6 +146,8 @@ void serial_destroy(struct serial *s)
 	if (!s)
 		return;
 	close(s->wake_fd);
+	if (s->has_host)
+		host_out_fini(&s->host);
 	pthread_cond_destroy(&s->space);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -287,31 +306,75 @@ void serial_pio(struct serial *s, unsigned offset, uint8_t *data, bool is_write)
 	pthread_mutex_unlock(&s->lock);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Writes what the host fd takes now; notes progress for the stall rule. */
+static int host_flush(struct serial *s)
+{
+	uint64_t before = host_out_written(&s->host);
+	int r = host_out_flush(&s->host);
+
+	if (r == 0 || host_out_written(&s->host) != before)
+		s->last_progress_ns = now_ns();
+	return r;
+}
+
 long serial_flush(struct serial *s, int fd)
 {
-	uint8_t buf[OUT_SIZE];
-	size_t n;
 	uint64_t cnt;
 	ssize_t rd = read(s->wake_fd, &cnt, sizeof(cnt));
 	(void)rd;
 
-	pthread_mutex_lock(&s->lock);
-	n = s->out_len;
-	memcpy(buf, s->out, n);
-	s->out_len = 0;
-	s->has_line = false;
-	pthread_cond_broadcast(&s->space);
-	pthread_mutex_unlock(&s->lock);
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(fd, buf + off, n - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+	if (!s->has_host || !host_out_is_for(&s->host, fd)) {
+		if (s->has_host)
+			host_out_fini(&s->host);
+		int r = host_out_init(&s->host, fd);
+		if (r < 0) {
+			host_out_init(&s->host, -1); /* cannot fail: output is discarded */
 		}
-		off += (size_t)w;
+		s->has_host = true;
+		s->last_progress_ns = now_ns();
 	}
-	return (long)n;
+	uint64_t before = host_out_written(&s->host);
+	host_flush(s);
+	pthread_mutex_lock(&s->lock);
+	size_t room = host_out_space(&s->host);
+	size_t n = s->out_len < room ? s->out_len : room;
+	host_out_put(&s->host, s->out, n);
+	if (n < s->out_len &&
+	    now_ns() - s->last_progress_ns >= (uint64_t)SERIAL_STALL_MS * 1000000ULL) {
+		host_out_drop(&s->host, s->out_len - n); /* stuck reader: see the top */
+		n = s->out_len;
+	}
+	memmove(s->out, s->out + n, s->out_len - n);
+	s->out_len -= n;
+	s->has_line = s->out_len >= SERIAL_WAKE_BYTES || memchr(s->out, '\n', s->out_len);
+	if (n)
+		pthread_cond_broadcast(&s->space);
+	bool is_closing = s->is_closing;
+	pthread_mutex_unlock(&s->lock);
+	int r = host_flush(s);
+	if (is_closing && s->host.mode != HOST_OUT_DISCARD) {
+		/* The last flush (the VM is over): the guest's last lines get out if the reader
+		 * takes them within SERIAL_STALL_MS in all; then our fd goes, so that nothing
+		 * (e.g. vm.c's teardown child) keeps the user's pipe open. */
+		r = host_out_drain(&s->host, SERIAL_STALL_MS);
+		host_out_fini(&s->host);
+	}
+	if (r == -EPIPE)
+		return -EPIPE;
+	return (long)(host_out_written(&s->host) - before);
+}
+
+uint64_t serial_get_dropped(struct serial *s)
+{
+	return s->has_host ? host_out_dropped(&s->host) : 0;
 }
 
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
@@ -374,5 +437,6 @@ bool serial_has_output(struct serial *s)
 	pthread_mutex_lock(&s->lock);
 	r = s->out_len != 0;
 	pthread_mutex_unlock(&s->lock);
-	return r;
+	/* Bytes the host fd did not take yet: the caller's short poll retries them. */
+	return r || (s->has_host && host_out_pending(&s->host));
 }

@@ -20,16 +20,20 @@ void serial_destroy(struct serial *s);
 int serial_wake_fd(struct serial *s);
 /* Port access at offset 0..7 from the base port; data is size bytes (only 1 is meaningful). */
 void serial_pio(struct serial *s, unsigned offset, uint8_t *data, bool is_write);
-/* True if output is buffered. The wake fd fires on the first byte into an empty buffer
- * and per line or per 1 KiB; a caller that sees this true but serial_has_line() false
- * polls again within a few milliseconds to pick up a partial line. */
+/* True if output is buffered (in the UART or waiting for the host fd). The wake fd fires
+ * on the first byte into an empty buffer and per line or per 1 KiB; a caller that sees this true polls again within a few
+ * milliseconds to pick up a partial line (or to retry a host fd that was full). */
 bool serial_has_output(struct serial *s);
+/* Writes buffered output to fd without ever blocking (serial.c: a 64 KiB host buffer; fd's
+ * flags are left alone). Control thread only. Returns bytes fd took now, or -EPIPE once
+ * the reader is gone (output is then dropped and counted). */
 /* True if a whole line (or a burst) is buffered: write it out now. */
 bool serial_has_line(struct serial *s);
 /* Clears the wake fd without writing anything out. */
 void serial_ack_wake(struct serial *s);
-/* Writes buffered output to fd (blocking). Returns bytes written or -errno. */
 long serial_flush(struct serial *s, int fd);
+/* Output bytes dropped for a stuck or gone reader. */
+uint64_t serial_get_dropped(struct serial *s);
 /* Queues host input for the guest; returns how many bytes were taken (the rest: later). */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
 /* The control thread stops draining: vCPUs waiting for buffer space go on (output is

@@ -3,11 +3,17 @@
  * One worker watches the two queue kicks and the input fd. Input is read into a host
  * buffer first and only then copied into a receive buffer the driver posted, so a guest
  * that posts no buffers is never handed an empty one; while input waits for buffers the
- * input fd is not watched (no busy loop), and the next rx kick brings it back. Output is
- * written from the driver's readable buffers straight to out_fd; if out_fd is non-blocking
- * and full, the worker waits for it in short slices so pause/stop still get through, and
- * keeps the half-written chain for later. A slow terminal thus slows the guest's console
- * (its tx buffers come back later) and loses nothing.
+ * input fd is not watched (no busy loop), and the next rx kick brings it back.
+ *
+ * Output never blocks the worker (and so never a vCPU resetting, pausing or stopping the
+ * device, which waits for the worker): the driver's transmit buffers are copied into a
+ * bounded host buffer (devices/host_out.h, 64 KiB, written without blocking whatever
+ * out_fd is — blocking pipe, terminal under Ctrl-S). While that buffer is full the worker
+ * stops taking chains from the transmit queue (the current one stays half-copied): the
+ * guest's writes wait, nothing is lost, and out_fd's EPOLLOUT brings the worker back. If
+ * the reader is gone (EPIPE), output is dropped and counted (virtio_console_get_dropped).
+ * Bytes buffered when the driver resets the device stay buffered: they go out once the
+ * driver sets the device up again, or at teardown (host_out_drain, bounded).
  *
  * Trust: chains come checked from virtq_pop(); the device only reads readable buffers and
  * writes writable ones, bounded by their lengths. The fds are the caller's (trusted).
@@ -23,11 +29,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "devices/host_out.h"
 #include "util/log.h"
 #include "util/worker.h"
 
-#define CON_IN_BUF	  4096
-#define CON_POLL_SLICE_MS 50
+#define CON_IN_BUF 4096
 
 struct virtio_console {
 	const struct guest_mem *mem;
@@ -39,8 +45,10 @@ struct virtio_console {
 	bool is_in_file;     /* in_fd cannot be polled (a regular file): read it when wanted */
 	uint8_t in_buf[CON_IN_BUF];
 	size_t in_len, in_off; /* pending input is in_buf[in_off, in_len) */
-	bool has_tx;	       /* tx_chain is popped and partly written */
+	bool has_tx;	       /* tx_chain is popped and partly copied out */
 	size_t tx_off;
+	struct host_out out;
+	bool is_watching_out; /* the out fd is registered for EPOLLOUT */
 	struct virtq_chain tx_chain;
 	struct virtq_chain rx_chain;
 	_Atomic uint64_t nr_in_bytes, nr_out_bytes;
@@ -60,12 +68,30 @@ struct virtio_console *virtio_console_create(const struct guest_mem *mem, int in
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->is_in_done = in_fd < 0;
+	int r = host_out_init(&c->out, out_fd);
+	if (r < 0) {
+		snprintf(err, errlen, "virtio-console: output fd %d: %s", out_fd, strerror(-r));
+		free(c);
+		errno = -r;
+		return NULL;
+	}
 	return c;
 }
 
 void virtio_console_destroy(struct virtio_console *c)
 {
+	if (!c)
+		return;
+	/* The VM is over: what the guest wrote last still gets out if the reader takes it
+	 * (bounded: a stuck reader costs at most 100 ms, then the rest is dropped). */
+	host_out_drain(&c->out, 100);
+	host_out_fini(&c->out);
 	free(c);
+}
+
+uint64_t virtio_console_get_dropped(const struct virtio_console *c)
+{
+	return host_out_dropped(&c->out);
 }
 
 void virtio_console_get_stats(const struct virtio_console *c, uint64_t *in_bytes,
@@ -183,9 +209,33 @@ static void con_input_fn(struct worker *w, int fd, uint32_t events, void *arg)
 	con_rx_deliver(c);
 }
 
-/* Writes the rest of the current tx chain. Returns false if it had to give up for a
- * pause/stop (the chain stays pending). */
-static bool con_tx_write(struct virtio_console *c)
+static void con_out_fn(struct worker *w, int fd, uint32_t events, void *arg);
+
+/* Watches the out fd for room while bytes wait, and only then (a writable fd would wake
+ * the worker for nothing). */
+static void con_watch_output(struct virtio_console *c, bool on)
+{
+	int fd = host_out_poll_fd(&c->out);
+
+	if (on == c->is_watching_out || fd < 0 || !c->worker)
+		return;
+	if (!on) {
+		worker_del_fd(c->worker, fd);
+		c->is_watching_out = false;
+		return;
+	}
+	int r = worker_add_fd(c->worker, fd, EPOLLOUT, con_out_fn, c);
+	if (r < 0) {
+		/* Cannot happen for the fds host_out_poll_fd() hands out (ours, pollable). */
+		log_warn("virtio-console: cannot watch the output fd: %s", strerror(-r));
+		return;
+	}
+	c->is_watching_out = true;
+}
+
+/* Copies the rest of the current tx chain into the host buffer. Returns false if the
+ * buffer filled first (the chain stays pending, tx_off says how far it got). */
+static bool con_tx_copy(struct virtio_console *c)
 {
 	const struct virtq_chain *ch = &c->tx_chain;
 	size_t skip = c->tx_off;
@@ -201,32 +251,22 @@ static bool con_tx_write(struct virtio_console *c)
 		p += skip;
 		len -= skip;
 		skip = 0;
-		while (len) {
-			ssize_t n = c->out_fd < 0 ? (ssize_t)len : write(c->out_fd, p, len);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN) {
-				struct pollfd pfd = {.fd = c->out_fd, .events = POLLOUT};
-
-				if (worker_should_yield(c->worker))
-					return false;
-				poll(&pfd, 1, CON_POLL_SLICE_MS);
-				continue;
-			}
-			if (n <= 0) {
-				/* The terminal is gone: drop output rather than stall the guest. */
-				c->tx_off = ch->out_len;
-				return true;
-			}
-			p += n;
-			len -= (size_t)n;
-			c->tx_off += (size_t)n;
-			atomic_fetch_add_explicit(&c->nr_out_bytes, (uint64_t)n,
-						  memory_order_relaxed);
-		}
+		size_t n = host_out_put(&c->out, p, len);
+		c->tx_off += n;
+		atomic_fetch_add_explicit(&c->nr_out_bytes, (uint64_t)n, memory_order_relaxed);
+		if (n < len)
+			return false;
 	}
 	return true;
+}
+
+/* Writes what out_fd takes now; true if the host buffer has room again. */
+static bool con_out_flush(struct virtio_console *c)
+{
+	int r = host_out_flush(&c->out);
+
+	con_watch_output(c, r == -EAGAIN);
+	return host_out_space(&c->out) > 0;
 }
 
 static void con_tx_run(struct virtio_console *c)
@@ -248,14 +288,31 @@ static void con_tx_run(struct virtio_console *c)
 			c->has_tx = true;
 			c->tx_off = 0;
 		}
-		if (!con_tx_write(c))
-			break;
+		bool is_copied = con_tx_copy(c);
+		/* Write as we go: a chain larger than the buffer gets through in pieces. */
+		bool has_room = con_out_flush(c);
+		if (!is_copied) {
+			if (!has_room)
+				break; /* full: EPOLLOUT on out_fd brings us back */
+			continue;
+		}
 		c->has_tx = false;
 		virtq_push(vq, c->tx_chain.head, 0);
 		is_pushed = true;
 	}
 	if (is_pushed)
 		virtio_mmio_signal_used(c->t, VIRTIO_CONSOLE_TXQ);
+	/* Bytes left from before a reset (or the tail of this run) still go out. */
+	con_out_flush(c);
+}
+
+/* out_fd has room (or the "check again" call after a resume). */
+static void con_out_fn(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	(void)w;
+	(void)fd;
+	(void)events;
+	con_tx_run(arg);
 }
 
 static void con_rx_kick_fn(struct worker *w, int fd, uint32_t events, void *arg)
@@ -298,7 +355,8 @@ static void con_reset(void *dev)
 		worker_destroy(c->worker);
 	c->worker = NULL;
 	c->is_watching_in = false;
-	c->has_tx = false; /* the chain belonged to the old ring */
+	c->is_watching_out = false;
+	c->has_tx = false; /* the chain belonged to the old ring; its copied bytes stay */
 	c->t = NULL;
 }
 
@@ -318,6 +376,7 @@ static int con_activate(void *dev, struct virtio_mmio *t)
 				  con_tx_kick_fn, c);
 	if (r == 0) {
 		con_watch_input(c, c->in_off == c->in_len);
+		con_watch_output(c, host_out_pending(&c->out) > 0);
 		r = worker_start(c->worker);
 	}
 	if (r < 0) {

@@ -10,6 +10,9 @@
  * one worker thread. in_fd may be -1 (no input), a terminal, pipe or socket (watched with
  * epoll), or a regular file (read as the guest posts buffers, until EOF). out_fd may be -1
  * (output dropped). Neither fd is closed by the device; the caller sets the terminal mode.
+ * Output is never written in a way that blocks (devices/host_out.h: out_fd's own flags
+ * are left alone); a stuck reader makes the guest's writes wait, a gone one (EPIPE) drops
+ * them with a counter; reset, pause and stop never wait on out_fd.
  */
 #ifndef ARCVMM_DEVICES_VIRTIO_CONSOLE_H
 #define ARCVMM_DEVICES_VIRTIO_CONSOLE_H
@@ -36,5 +39,7 @@ void virtio_console_destroy(struct virtio_console *c);
 /* Byte counters (racy reads, for tests). */
 void virtio_console_get_stats(const struct virtio_console *c, uint64_t *in_bytes,
 			      uint64_t *out_bytes);
+/* Output bytes dropped because out_fd's reader went away (EPIPE or another write error). */
+uint64_t virtio_console_get_dropped(const struct virtio_console *c);
 
 #endif

@@ -1,15 +1,13 @@
-/* devices/virtio_net.c — virtio-net device: --net spec parsing, features, config space,
- * lifecycle. The datapath lives in virtio_net_rx.c and virtio_net_tx.c.
+/* devices/virtio_net.c — virtio-net device: backend, features, config space, lifecycle.
+ * The datapath lives in virtio_net_rx.c and virtio_net_tx.c.
  *
- * Trusts: the spec string is the user's (checked here, errors name it); the transport
+ * Trusts: the struct vm_net_config (every field checked by core/config_net.c); the transport
  * calls the ops with its lock held and only between activate and reset do the workers run.
  * Config space writes from the guest are ignored (the MAC is read-only without CTRL_VQ).
  */
 #include "devices/virtio_net.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,214 +23,55 @@
  * guest refills. */
 #define VIRTIO_NET_QUEUE_SIZE 1024
 
-static int parse_mac(const char *s, uint8_t mac[6])
+static struct net_backend *open_backend(const struct vm_net_config *nc, const char *what, char *err,
+					size_t errlen)
 {
-	unsigned v[6];
-	char tail;
-
-	if (strlen(s) != 17)
-		return -EINVAL;
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &tail) != 6)
-		return -EINVAL;
-	for (unsigned i = 0; i < 6; i++) {
-		/* sscanf's %x accepts signs and spaces; require two hex digits per byte. */
-		const char *p = s + 3 * i;
-		if (!strchr("0123456789abcdefABCDEF", p[0]) || !p[0] ||
-		    !strchr("0123456789abcdefABCDEF", p[1]) || !p[1])
-			return -EINVAL;
-		mac[i] = (uint8_t)v[i];
-	}
-	if (mac[0] & 1)
-		return -EINVAL; /* multicast: not a station address */
-	return 0;
-}
-
-static int parse_port(const char *s, size_t len, uint16_t *port)
-{
-	char buf[8];
-	char *end;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = 0;
-	unsigned long v = strtoul(buf, &end, 10);
-	if (*end || v == 0 || v > 65535 || buf[0] == '+' || buf[0] == '-')
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-static int parse_addr(const char *s, size_t len, uint32_t *addr)
-{
-	char buf[INET_ADDRSTRLEN];
-	struct in_addr a;
-
-	if (len == 0) {
-		*addr = 0;
-		return 0;
-	}
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = 0;
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return -EINVAL;
-	*addr = a.s_addr;
-	return 0;
-}
-
-/* "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" */
-static int parse_hostfwd(const char *s, struct slirp_fwd *f)
-{
-	memset(f, 0, sizeof(*f));
-	if (!strncmp(s, "tcp:", 4)) {
-		s += 4;
-	} else if (!strncmp(s, "udp:", 4)) {
-		f->is_udp = true;
-		s += 4;
-	} else if (*s == ':') {
-		s += 1;
-	} else {
-		return -EINVAL;
-	}
-	const char *dash = strchr(s, '-');
-	if (!dash)
-		return -EINVAL;
-	const char *c1 = memchr(s, ':', (size_t)(dash - s));
-	if (!c1)
-		return -EINVAL;
-	if (parse_addr(s, (size_t)(c1 - s), &f->host_addr) ||
-	    parse_port(c1 + 1, (size_t)(dash - c1 - 1), &f->host_port))
-		return -EINVAL;
-	const char *g = dash + 1, *c2 = strchr(g, ':');
-	if (!c2 || parse_addr(g, (size_t)(c2 - g), &f->guest_addr) ||
-	    parse_port(c2 + 1, strlen(c2 + 1), &f->guest_port))
-		return -EINVAL;
-	return 0;
-}
-
-static struct net_backend *open_backend(const char *spec, char *err, size_t errlen, uint8_t mac[6],
-					bool *has_mac, struct rate_limiter_config rl[2])
-{
-	char buf[512], msg[200];
-	char *save = NULL, *tok;
-	enum { KIND_NONE, KIND_TAP, KIND_FD, KIND_USER } kind = KIND_NONE;
-	const char *tap_name = NULL;
-	int fd = -1;
-	struct slirp_fwd fwds[SLIRP_MAX_FWDS];
-	unsigned nr_fwds = 0;
+	char msg[200] = "";
 	struct net_backend *be = NULL;
 
-	*has_mac = false;
-	if (strlen(spec) >= sizeof(buf)) {
-		snprintf(err, errlen, "--net: specification too long");
-		return NULL;
-	}
-	strcpy(buf, spec);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strncmp(tok, "tap=", 4) && kind == KIND_NONE) {
-			kind = KIND_TAP;
-			tap_name = tok + 4;
-		} else if (!strncmp(tok, "fd=", 3) && kind == KIND_NONE) {
-			char *end;
-			long v = strtol(tok + 3, &end, 10);
-			if (!tok[3] || *end || v < 0 || v > INT_MAX) {
-				snprintf(err, errlen, "--net %s: not a file descriptor number",
-					 tok);
-				return NULL;
-			}
-			kind = KIND_FD;
-			fd = (int)v;
-		} else if (!strcmp(tok, "user") && kind == KIND_NONE) {
-			kind = KIND_USER;
-		} else if (!strncmp(tok, "mac=", 4)) {
-			if (parse_mac(tok + 4, mac)) {
-				snprintf(err, errlen, "--net %s: malformed MAC address", tok);
-				return NULL;
-			}
-			*has_mac = true;
-		} else if (!strncmp(tok, "rx-bw=", 6) || !strncmp(tok, "tx-bw=", 6) ||
-			   !strncmp(tok, "rx-ops=", 7) || !strncmp(tok, "tx-ops=", 7)) {
-			/* rl[0] RX, rl[1] TX; the bucket syntax of util/rate_limiter.h */
-			struct rate_limiter_config *c = &rl[tok[0] == 't'];
-			struct rl_bucket_config *bk = tok[3] == 'b' ? &c->bandwidth : &c->ops;
-			if (rl_bucket_parse(bk, strchr(tok, '=') + 1, msg, sizeof(msg))) {
-				snprintf(err, errlen, "--net %s: %s", spec, msg);
-				return NULL;
-			}
-		} else if (!strncmp(tok, "hostfwd=", 8) && kind == KIND_USER) {
-			if (nr_fwds >= SLIRP_MAX_FWDS) {
-				snprintf(err, errlen, "--net %s: more than %d forwards", tok,
-					 SLIRP_MAX_FWDS);
-				return NULL;
-			}
-			if (parse_hostfwd(tok + 8, &fwds[nr_fwds])) {
-				snprintf(err, errlen,
-					 "--net %s: malformed forward (want "
-					 "hostfwd=tcp::HOSTPORT-:GUESTPORT)",
-					 tok);
-				return NULL;
-			}
-			nr_fwds++;
-		} else {
-			snprintf(err, errlen,
-				 "--net %s: unknown option (want tap=NAME, fd=N or "
-				 "user, then mac=, hostfwd=, rx-bw=, rx-ops=, tx-bw=, tx-ops=)",
-				 tok);
-			return NULL;
-		}
-	}
-	msg[0] = 0;
-	switch (kind) {
-	case KIND_TAP:
-		be = tap_create(tap_name, msg, sizeof(msg));
-		if (!be)
-			snprintf(err, errlen, "--net tap=%s: %s", tap_name, msg);
+	switch (nc->kind) {
+	case VM_NET_TAP:
+		be = tap_create(nc->tap, msg, sizeof(msg));
 		break;
-	case KIND_FD:
-		be = sockfd_create(fd, msg, sizeof(msg));
-		if (!be)
-			snprintf(err, errlen, "--net fd=%d: %s", fd, msg);
+	case VM_NET_FD:
+		be = sockfd_create(nc->fd, msg, sizeof(msg));
 		break;
-	case KIND_USER:
-		be = slirp_backend_create(fwds, nr_fwds, msg, sizeof(msg));
-		if (!be)
-			snprintf(err, errlen, "--net %s: %s", spec, msg);
+	case VM_NET_USER:
+		be = slirp_backend_create(nc->fwds, nc->nr_fwds, msg, sizeof(msg));
 		break;
 	default:
-		snprintf(err, errlen, "--net %s: no backend (want tap=NAME, fd=N or user)", spec);
+		snprintf(msg, sizeof(msg), "no backend (want tap=NAME, fd=N or user)");
 		break;
 	}
+	if (!be)
+		snprintf(err, errlen, "--net %s: %s", what, msg);
 	return be;
 }
 
-struct virtio_net *virtio_net_create(const struct guest_mem *mem, const char *spec, char *err,
-				     size_t errlen)
+struct virtio_net *virtio_net_create(const struct guest_mem *mem, const struct vm_net_config *nc,
+				     char *err, size_t errlen)
 {
-	uint8_t mac[6];
-	bool has_mac;
+	char what[32];
 
-	if (!spec) {
-		snprintf(err, errlen, "--net: empty specification");
+	if (!nc) {
+		snprintf(err, errlen, "--net: no configuration");
 		return NULL;
 	}
-	struct rate_limiter_config rl[2] = {0};
-	struct net_backend *be = open_backend(spec, err, errlen, mac, &has_mac, rl);
+	config_describe_net(nc, what, sizeof(what));
+	struct net_backend *be = open_backend(nc, what, err, errlen);
 	if (!be)
 		return NULL;
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	if (!n) {
-		snprintf(err, errlen, "--net %s: out of memory", spec);
+		snprintf(err, errlen, "--net %s: out of memory", what);
 		net_backend_destroy(be);
 		return NULL;
 	}
 	n->mem = mem;
 	n->be = be;
-	snprintf(n->spec, sizeof(n->spec), "net(%s)", spec);
-	if (has_mac) {
-		memcpy(n->mac, mac, 6);
+	snprintf(n->spec, sizeof(n->spec), "net(%s)", what); /* fits: what < 32 bytes */
+	if (nc->has_mac) {
+		memcpy(n->mac, nc->mac, 6);
 	} else {
 		/* QEMU's OUI with random low bytes: unicast, stable for the VM's lifetime. */
 		uint8_t r[3] = {0x12, 0x34, 0x56};
@@ -247,8 +86,8 @@ struct virtio_net *virtio_net_create(const struct guest_mem *mem, const char *sp
 	n->rx.timer_fd = -1;
 	n->rx.rl_timer_fd = -1;
 	n->tx.rl_timer_fd = -1;
-	rate_limiter_init(&n->rx_rl, &rl[0]);
-	rate_limiter_init(&n->tx_rl, &rl[1]);
+	rate_limiter_init(&n->rx_rl, &nc->rx_rl);
+	rate_limiter_init(&n->tx_rl, &nc->tx_rl);
 	n->offered = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
 		     VIRTIO_BIT(VIRTIO_NET_F_MTU) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
 		     VIRTIO_RING_FEATURES;

@@ -1,12 +1,11 @@
 /* devices/virtio_net.h — virtio network device (device ID 1) over virtio-mmio.
  *
- * vm.c: struct virtio_net *n = virtio_net_create(mem, cfg->nets[i], err, sizeof(err));
+ * vm.c: struct virtio_net *n = virtio_net_create(mem, &cfg->nets[i], err, sizeof(err));
  *       t = virtio_mmio_create(mem, base, gsi, &virtio_net_ops, n);
  * virtio_mmio_destroy(t) frees n through ops->destroy.
  *
- * Specs ("--net" values): "tap=NAME[,mac=M]", "fd=N[,mac=M]",
- * "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...[,mac=M]" (hostfwd also takes udp: and
- * host/guest addresses: "tcp:127.0.0.1:8080-10.0.2.15:80").
+ * The interface comes parsed and checked as a struct vm_net_config (core/config.h; the
+ * --net syntax is core/config_net.c's): backend kind, MAC, forwards, rate limiters.
  *
  * Queues: 0 = RX, 1 = TX. RX runs on its own worker (devices/virtio_net_rx.c), TX on
  * another (devices/virtio_net_tx.c). Offered features: MAC, STATUS (link up), MTU,
@@ -19,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "mem/guest_mem.h"
 #include "util/rate_limiter.h"
 #include "virtio/mmio.h"
@@ -71,10 +71,11 @@ struct virtio_net;
 
 extern const struct virtio_device_ops virtio_net_ops;
 
-/* Parses spec, opens the backend. Returns NULL with one line in err naming the problem
- * ("--net tap=foo0: cannot create TAP device: Operation not permitted"). */
-struct virtio_net *virtio_net_create(const struct guest_mem *mem, const char *spec, char *err,
-				     size_t errlen);
+/* Opens the backend nc names (nc->kind must not be VM_NET_NONE). Returns NULL with one
+ * line in err naming the problem ("--net tap=foo0: cannot create TAP device: Operation not
+ * permitted"). */
+struct virtio_net *virtio_net_create(const struct guest_mem *mem, const struct vm_net_config *nc,
+				     char *err, size_t errlen);
 
 /* Statistics (read racily; for tests, benches and the API). */
 struct virtio_net_stats {

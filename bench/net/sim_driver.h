@@ -170,7 +170,10 @@ static inline int sim_create(struct sim_drv *d, const char *spec, char *err, siz
 		return -ENOMEM;
 	memset(d->ram, 0, SIM_MEM_SIZE);
 	guest_mem_init_buffer(&d->mem, d->ram, SIM_MEM_SIZE);
-	d->net = virtio_net_create(&d->mem, spec, err, errlen);
+	struct vm_net_config nc;
+	d->net = config_parse_net(&nc, spec, err, errlen)
+		     ? NULL
+		     : virtio_net_create(&d->mem, &nc, err, errlen);
 	if (!d->net) {
 		free(d->ram);
 		d->ram = NULL;

@@ -62,3 +62,15 @@ fuzz-smoke-api: $(O)/fuzz/fuzz_api
 
 fuzz-smoke: fuzz-smoke-api
 .PHONY: fuzz-smoke-api
+
+# The user-facing config parsers (core/config*.c, instrumented): the JSON file, --net and
+# --disk, with the invariants of issue #14's audit checked on every parsed result.
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c core/config.c core/config_net.c core/config_rl.c \
+	core/config_balloon.c
+
+$(O)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) core/config.h core/config_rl.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DARCVMM_VERSION=\"fuzz\" $(shell pkg-config --cflags libcjson) \
+		-o $@ $(FUZZ_CONFIG_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_config

@@ -8,7 +8,9 @@
 #ifndef ARCVMM_TESTS_UNIT_TEST_H
 #define ARCVMM_TESTS_UNIT_TEST_H
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_failed_checks;
@@ -46,6 +48,27 @@ static int test_passed, test_failed;
 			printf("FAIL %s\n", #name);  \
 		}                                    \
 	} while (0)
+
+/* snprintf into a fixed buffer for a path, a command or a spec that must not be cut: a
+ * cut one would test something else (or remove the wrong directory), so the binary stops
+ * (tests/run counts a binary without its summary line as a failure). */
+#define test_snprintf(buf, size, ...) test_snprintf_at(__FILE__, __LINE__, buf, size, __VA_ARGS__)
+static inline void test_snprintf_at(const char *file, int line, char *buf, size_t size,
+				    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static inline void test_snprintf_at(const char *file, int line, char *buf, size_t size,
+				    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size) {
+		fprintf(stderr, "%s:%d: %d bytes do not fit in %zu (path too long?)\n", file, line,
+			n, size);
+		exit(2);
+	}
+}
 
 static inline int test_summary(void)
 {

@@ -604,7 +604,7 @@ static int dump_table(uint64_t gpa, const char *name)
 	uint32_t len = rd32(gpa + 4);
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s.dat", tmpdir, name);
+	test_snprintf(path, sizeof(path), "%s/%s.dat", tmpdir, name);
 	f = fopen(path, "wb");
 	if (!f)
 		return -1;
@@ -616,7 +616,7 @@ static int run(const char *fmt, const char *arg)
 {
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd), fmt, tmpdir, arg);
+	test_snprintf(cmd, sizeof(cmd), fmt, tmpdir, arg);
 	return system(cmd);
 }
 
@@ -627,7 +627,7 @@ static char *slurp(const char *name, size_t *len)
 	char *buf;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	test_snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
 	f = fopen(path, "rb");
 	if (!f)
 		return NULL;
@@ -684,7 +684,7 @@ static void iasl_roundtrip(unsigned ncpus, unsigned ndevs)
 		char file[32];
 
 		CHECK_EQ(run("cd %s && iasl -d %s.dat >>iasl.log 2>&1", names[i]), 0);
-		snprintf(file, sizeof(file), "%s.dsl", names[i]);
+		test_snprintf(file, sizeof(file), "%s.dsl", names[i]);
 		dsl = slurp(file, NULL);
 		CHECK(dsl != NULL);
 		if (!dsl)
@@ -787,7 +787,7 @@ static void iasl_big_objects(void)
 		s += tbl[i];
 	tbl[9] = (uint8_t)-s;
 
-	snprintf(path, sizeof(path), "%s/big.dat", tmpdir);
+	test_snprintf(path, sizeof(path), "%s/big.dat", tmpdir);
 	f = fopen(path, "wb");
 	CHECK(f != NULL);
 	if (!f)

@@ -72,7 +72,8 @@ static int rig_start(struct rig *g, const struct rate_limiter_config *rl)
 	const char *dir = getenv("ARCVMM_TEST_DIR");
 
 	memset(g, 0, sizeof(*g));
-	snprintf(g->path, sizeof(g->path), "%s/arcvmm-rl-XXXXXX", dir && *dir ? dir : "/var/tmp");
+	test_snprintf(g->path, sizeof(g->path), "%s/arcvmm-rl-XXXXXX",
+		      dir && *dir ? dir : "/var/tmp");
 	int fd = mkstemp(g->path);
 	if (fd < 0 || ftruncate(fd, (off_t)DISK_SIZE) < 0)
 		return -1;

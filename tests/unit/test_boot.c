@@ -643,7 +643,7 @@ static char *tmp_path(const char *name)
 	static unsigned next;
 	char *p = paths[next++ % 16];
 
-	snprintf(p, 128, "%s/%s", tmpdir, name);
+	test_snprintf(p, 128, "%s/%s", tmpdir, name);
 	return p;
 }
 
@@ -932,9 +932,9 @@ TEST(real_kernels)
 		printf("skip real_kernels: no shared guest images\n");
 		return;
 	}
-	snprintf(kpath, sizeof(kpath), "%s/minimal-vmlinux", dir);
-	snprintf(bpath, sizeof(bpath), "%s/minimal-bzImage", dir);
-	snprintf(ipath, sizeof(ipath), "%s/minimal-initramfs.cpio.gz", dir);
+	test_snprintf(kpath, sizeof(kpath), "%s/minimal-vmlinux", dir);
+	test_snprintf(bpath, sizeof(bpath), "%s/minimal-bzImage", dir);
+	test_snprintf(ipath, sizeof(ipath), "%s/minimal-initramfs.cpio.gz", dir);
 	CHECK_EQ(guest_mem_init(&m, 256 * MIB, X86_MMIO_HOLE_START, X86_MMIO_HOLE_END), 0);
 
 	in.kernel_path = kpath;
@@ -1023,7 +1023,7 @@ int main(void)
 		perror("setup");
 		return 1;
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
+	test_snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
 
 	RUN(elf_good_auto_pvh);
 	RUN(elf_good_linux64);
@@ -1055,7 +1055,7 @@ int main(void)
 
 	free(ram);
 	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	test_snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
 	return test_summary();

@@ -64,7 +64,7 @@ TEST(flags)
 	CHECK(c.disks[0].is_read_only);
 	CHECK(!strcmp(c.disks[0].id, "abc"));
 	CHECK_EQ(c.nr_nets, 1);
-	CHECK(!strcmp(c.nets[0], "none"));
+	CHECK_EQ(c.nets[0].kind, VM_NET_NONE);
 	CHECK(!c.has_rng);
 	CHECK_EQ(c.console, VM_CONSOLE_VIRTIO);
 	config_fini(&c);
@@ -146,7 +146,10 @@ TEST(json_good)
 	CHECK(c.disks[0].is_read_only);
 	CHECK(!strcmp(c.disks[0].id, "root"));
 	CHECK_EQ(c.nr_nets, 1);
-	CHECK(!strcmp(c.nets[0], "tap=tap0,mac=06:00:00:00:00:01"));
+	CHECK_EQ(c.nets[0].kind, VM_NET_TAP);
+	CHECK(!strcmp(c.nets[0].tap, "tap0"));
+	CHECK(c.nets[0].has_mac);
+	CHECK(!memcmp(c.nets[0].mac, "\x06\x00\x00\x00\x00\x01", 6));
 	config_fini(&c);
 }
 

@@ -37,11 +37,11 @@ TEST(json_drive_and_net_limiters)
 	CHECK_EQ(c.disks[0].rate_limiter.bandwidth.one_time_burst, 1048576);
 	CHECK_EQ(c.disks[0].rate_limiter.ops.size, 500);
 	CHECK_EQ(c.disks[0].rate_limiter.ops.refill_time_ms, 100);
-	CHECK_EQ(c.net_rx_rl[0].bandwidth.size, 1000);
-	CHECK_EQ(c.net_rx_rl[0].bandwidth.refill_time_ms, 10);
-	CHECK(!rl_bucket_config_is_limited(&c.net_rx_rl[0].ops));
-	CHECK_EQ(c.net_tx_rl[0].ops.size, 7);
-	CHECK(!rl_bucket_config_is_limited(&c.net_tx_rl[0].bandwidth));
+	CHECK_EQ(c.nets[0].rx_rl.bandwidth.size, 1000);
+	CHECK_EQ(c.nets[0].rx_rl.bandwidth.refill_time_ms, 10);
+	CHECK(!rl_bucket_config_is_limited(&c.nets[0].rx_rl.ops));
+	CHECK_EQ(c.nets[0].tx_rl.ops.size, 7);
+	CHECK(!rl_bucket_config_is_limited(&c.nets[0].tx_rl.bandwidth));
 	config_fini(&c);
 }
 
@@ -61,10 +61,10 @@ TEST(json_bad_limiters_refused)
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char json[512], err[256] = "";
 		struct vm_config c;
-		snprintf(json, sizeof(json),
-			 "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": "
-			 "[{\"path_on_host\": \"d.img\", \"rate_limiter\": %s}]}",
-			 bad[i]);
+		test_snprintf(json, sizeof(json),
+			      "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": "
+			      "[{\"path_on_host\": \"d.img\", \"rate_limiter\": %s}]}",
+			      bad[i]);
 		CHECK_EQ(parse(&c, json, err, sizeof(err)), -EINVAL);
 		CHECK(strstr(err, "rate_limiter") != NULL);
 		config_fini(&c);

@@ -9,6 +9,11 @@
 #include "devices/serial.h"
 #include "tests/unit/test.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -174,6 +179,109 @@ TEST(serial_backpressure_released_by_close)
 	serial_destroy(s);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct uart_writer {
+	struct serial *s;
+	size_t n;
+	_Atomic bool is_done;
+};
+
+static void *uart_writer_fn(void *arg)
+{
+	struct uart_writer *w = arg;
+
+	for (size_t i = 0; i < w->n; i++)
+		wr(w->s, 0, (uint8_t)('a' + i % 26));
+	atomic_store(&w->is_done, true);
+	return NULL;
+}
+
+/* Issue #14: a blocking stdout nobody drains (a stopped pipe reader) must hang neither the
+ * control thread (serial_flush) nor the vCPUs writing THR: a flush returns at once, and
+ * after the stall bound the UART drops output (counted) instead of holding the vCPU. The
+ * old serial_flush blocked in write() for ever (the alarm turns that into a failure). */
+TEST(serial_stuck_reader_blocks_nobody)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+	struct uart_writer w = {.s = s, .n = 400 << 10};
+	int p[2];
+	pthread_t th;
+	uint64_t worst = 0;
+
+	alarm(20);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK_EQ(fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+	CHECK(pthread_create(&th, NULL, uart_writer_fn, &w) == 0);
+	uint64_t t0 = mono_ms();
+	while (!atomic_load(&w.is_done) && mono_ms() - t0 < 5000) {
+		uint64_t t = mono_ms();
+		serial_flush(s, p[1]); /* what the control loop does every few ms */
+		if (mono_ms() - t > worst)
+			worst = mono_ms() - t;
+		usleep(4000);
+	}
+	CHECK(atomic_load(&w.is_done)); /* the "vCPU" was never held for good */
+	CHECK(worst < 100);
+	CHECK(serial_get_dropped(s) > 0);
+	CHECK(serial_has_output(s)); /* the host buffer still waits for the reader */
+	/* What the pipe got is the start of the output, in order. */
+	char buf[4096];
+	ssize_t got = read(p[0], buf, sizeof(buf));
+	CHECK(got > 0);
+	for (ssize_t i = 0; i < got; i++)
+		if (buf[i] != 'a' + i % 26) {
+			CHECK(buf[i] == 'a' + i % 26);
+			break;
+		}
+	/* A gone reader: EPIPE, everything dropped, still no blocking. */
+	close(p[0]);
+	for (int i = 0; i < 100; i++)
+		wr(s, 0, 'q');
+	CHECK_EQ(serial_flush(s, p[1]), -EPIPE);
+	CHECK(!serial_has_output(s));
+	serial_close(s);
+	pthread_join(th, NULL);
+	close(p[1]);
+	serial_destroy(s);
+	alarm(0);
+}
+
+/* The last flush after serial_close() (the VM stopping) waits for a stuck reader at most
+ * SERIAL_STALL_MS, then drops the rest, counted, and lets go of the fd. */
+TEST(serial_stop_with_stuck_reader_is_bounded)
+{
+	struct serial *s = serial_create(irq_cb, NULL);
+	int p[2];
+
+	alarm(20);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK_EQ(fcntl(p[1], F_SETPIPE_SZ, 65536), 65536);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 65536; i++)
+			wr(s, 0, 'k');
+		serial_flush(s, p[1]); /* round 0 fills the pipe, round 1 our buffer */
+	}
+	CHECK(serial_has_output(s));
+	CHECK_EQ(serial_get_dropped(s), 0);
+	serial_close(s);
+	uint64_t t0 = mono_ms();
+	serial_flush(s, p[1]);
+	CHECK(mono_ms() - t0 < 1000);
+	CHECK_EQ(serial_get_dropped(s), 65536); /* the pipe took round 0, round 1 is lost */
+	CHECK(!serial_has_output(s));
+	close(p[0]);
+	close(p[1]);
+	serial_destroy(s);
+	alarm(0);
+}
+
 static int resets;
 
 static void reset_cb(void *ctx)
@@ -318,12 +426,15 @@ TEST(rtc_reads_host_time)
 
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN); /* as cli/main.c */
 	RUN(serial_thre_interrupt);
 	RUN(serial_out2_gates_the_line);
 	RUN(serial_rx_fifo_and_interrupt);
 	RUN(serial_dlab_scratch_loopback);
 	RUN(serial_output_and_panic_watch);
 	RUN(serial_backpressure_released_by_close);
+	RUN(serial_stuck_reader_blocks_nobody);
+	RUN(serial_stop_with_stuck_reader_is_bounded);
 	RUN(i8042_reset_and_commands);
 	RUN(i8042_keyboard_answers_atkbd_and_sends_ctrl_alt_del);
 	RUN(rtc_reads_host_time);

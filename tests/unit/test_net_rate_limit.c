@@ -101,7 +101,7 @@ static int open_dev(struct sim_drv *d, int sv[2], const char *limits)
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0)
 		return -1;
-	snprintf(spec, sizeof(spec), "fd=%d,mac=52:54:00:aa:bb:cc%s", sv[0], limits);
+	test_snprintf(spec, sizeof(spec), "fd=%d,mac=52:54:00:aa:bb:cc%s", sv[0], limits);
 	if (sim_create(d, spec, err, sizeof(err))) {
 		fprintf(stderr, "  %s\n", err);
 		return -1;
@@ -205,7 +205,7 @@ TEST(limit_syntax_errors)
 
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
 	char spec[64];
-	snprintf(spec, sizeof(spec), "fd=%d,rx-bw=fast", sv[0]);
+	test_snprintf(spec, sizeof(spec), "fd=%d,rx-bw=fast", sv[0]);
 	CHECK(sim_create(&d, spec, err, sizeof(err)) != 0);
 	CHECK(strstr(err, "rx-bw=fast") != NULL);
 	close(sv[0]);

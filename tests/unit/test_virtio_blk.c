@@ -91,10 +91,10 @@ static int env_start(struct env *e, const char *id, bool ro, bool direct, unsign
 
 	memset(e, 0, sizeof(*e));
 	if (env_image) {
-		snprintf(e->path, sizeof(e->path), "%s", env_image); /* made by the test */
+		test_snprintf(e->path, sizeof(e->path), "%s", env_image); /* made by the test */
 	} else {
-		snprintf(e->path, sizeof(e->path), "%s/arcvmm-blk-%d.img", test_dir(),
-			 (int)getpid());
+		test_snprintf(e->path, sizeof(e->path), "%s/arcvmm-blk-%d.img", test_dir(),
+			      (int)getpid());
 		fill_file(e->path, DISK_SIZE, 1);
 	}
 	cfg.path = e->path;
@@ -197,14 +197,14 @@ TEST(test_create_errors)
 	CHECK(strstr(err, "--disk /nonexistent/arcvmm/d.img") != NULL);
 	CHECK(strstr(err, "No such file") != NULL);
 
-	snprintf(dir, sizeof(dir), "%s/arcvmm-blkdir-%d", test_dir(), (int)getpid());
+	test_snprintf(dir, sizeof(dir), "%s/arcvmm-blkdir-%d", test_dir(), (int)getpid());
 	mkdir(dir, 0755);
 	cfg.path = dir;
 	CHECK(!virtio_blk_create(&mem, &cfg, err, sizeof(err)));
 	CHECK(strstr(err, "directory") != NULL);
 	rmdir(dir);
 
-	snprintf(path, sizeof(path), "%s/arcvmm-blkodd-%d.img", test_dir(), (int)getpid());
+	test_snprintf(path, sizeof(path), "%s/arcvmm-blkodd-%d.img", test_dir(), (int)getpid());
 	fill_file(path, 1000, 0);
 	cfg.path = path;
 	CHECK(!virtio_blk_create(&mem, &cfg, err, sizeof(err)));
@@ -761,7 +761,7 @@ TEST(test_disk_backend)
 	struct disk_queue q;
 	uint8_t buf[4096];
 
-	snprintf(path, sizeof(path), "%s/arcvmm-disk-%d.img", test_dir(), (int)getpid());
+	test_snprintf(path, sizeof(path), "%s/arcvmm-disk-%d.img", test_dir(), (int)getpid());
 	for (int fallback = 0; fallback < 2; fallback++) {
 		fill_file(path, 1 << 20, 3);
 		if (fallback)
@@ -828,7 +828,7 @@ static void host_write_error(void)
 		rmdir(dir);
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/full.img", dir);
+	test_snprintf(path, sizeof(path), "%s/full.img", dir);
 	fd = open(path, O_RDWR | O_CREAT, 0644);
 	CHECK(ftruncate(fd, DISK_SIZE) == 0); /* sparse: writes need space the fs lacks */
 	close(fd);

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,7 +176,7 @@ TEST(test_input_from_file)
 	uint32_t id, len;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/arcvmm-con-%d.txt", (int)getpid());
+	test_snprintf(path, sizeof(path), "/tmp/arcvmm-con-%d.txt", (int)getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	CHECK(write(fd, "line1\nline2\n", 12) == 12);
 	lseek(fd, 0, SEEK_SET);
@@ -288,12 +291,161 @@ TEST(test_output_backpressure)
 	free(r.got);
 }
 
+/* Runs fn(arg) on a helper thread; true if it returned within ms. If it did not, drain()
+ * is called (to unblock the old, hanging code) before joining, so the test fails rather
+ * than hangs. */
+struct bounded {
+	int (*fn)(struct env *e);
+	struct env *e;
+	_Atomic bool is_done;
+	int ret;
+};
+
+static void *bounded_thread(void *arg)
+{
+	struct bounded *b = arg;
+
+	b->ret = b->fn(b->e);
+	atomic_store(&b->is_done, true);
+	return NULL;
+}
+
+static bool run_bounded(int (*fn)(struct env *e), struct env *e, int ms, int *ret)
+{
+	struct bounded b = {.fn = fn, .e = e};
+	pthread_t th;
+	bool in_time = false;
+
+	if (pthread_create(&th, NULL, bounded_thread, &b))
+		return false;
+	for (int waited = 0; waited <= ms; waited += 5) {
+		if (atomic_load(&b.is_done)) {
+			in_time = true;
+			break;
+		}
+		usleep(5000);
+	}
+	if (!in_time) {
+		/* Unblock a worker stuck in write() so the join below returns. */
+		fcntl(e->out_pipe[0], F_SETFL, O_NONBLOCK);
+		char sink[4096];
+		while (!atomic_load(&b.is_done)) {
+			if (read(e->out_pipe[0], sink, sizeof(sink)) <= 0)
+				usleep(1000);
+		}
+	}
+	pthread_join(th, NULL);
+	*ret = b.ret;
+	return in_time;
+}
+
+static int do_pause_resume(struct env *e)
+{
+	int r = virtio_mmio_pause(e->sd.t);
+	return r ? r : virtio_mmio_resume(e->sd.t);
+}
+
+static int do_reset(struct env *e)
+{
+	simdrv_write32(&e->sd, VIRTIO_MMIO_STATUS, 0); /* what the guest's vCPU does */
+	return 0;
+}
+
+/* Issue #14 bug 3: a blocking output pipe whose reader never reads, the guest writing more
+ * than the pipe holds. The old worker blocked in write() and a reset (the vCPU writing
+ * status 0, holding the transport lock) or a pause waited for it for ever. Now both
+ * finish at once; the guest's excess writes simply wait, nothing written is lost. */
+TEST(test_stuck_reader_reset_and_pause)
+{
+	struct env e;
+	const size_t chunk = 4096, nr = 64, total = chunk * nr;
+	uint8_t *want = malloc(total);
+	uint32_t id, len;
+	int ret = -1;
+
+	CHECK(env_start(&e, -2) == 0);
+	CHECK_EQ(fcntl(e.out_pipe[1], F_GETFL) & O_NONBLOCK, 0); /* blocking, as stdout is */
+	int pipe_size = fcntl(e.out_pipe[1], F_GETPIPE_SZ);
+	CHECK(pipe_size > 0 && (size_t)pipe_size < total / 2);
+	for (size_t i = 0; i < total; i++)
+		want[i] = (uint8_t)(i * 7 + i / 1000);
+	uint64_t gpa = simdrv_alloc(&e.sd, total, 4096);
+	memcpy(simdrv_ptr(&e.sd, gpa), want, total);
+	struct simq *tq = &e.sd.q[VIRTIO_CONSOLE_TXQ];
+	size_t sent = 0;
+	while (sent < total && tq->nr_free) {
+		struct simdrv_buf b = {gpa + sent, (uint32_t)chunk, false};
+		simq_add(tq, &b, 1);
+		sent += chunk;
+	}
+	CHECK_EQ(sent, total);
+	simdrv_kick(&e.sd, VIRTIO_CONSOLE_TXQ, false);
+	/* The device takes what the pipe and its buffer hold, then stops taking chains. */
+	unsigned done = 0;
+	while (simdrv_wait_used(&e.sd, VIRTIO_CONSOLE_TXQ, &id, &len, 300))
+		done++;
+	CHECK(done > 0 && done < nr);
+	uint64_t in_b, out_b;
+	virtio_console_get_stats(e.c, &in_b, &out_b);
+	CHECK(out_b >= (uint64_t)pipe_size && out_b < total);
+	CHECK_EQ(virtio_console_get_dropped(e.c), 0);
+
+	CHECK(run_bounded(do_pause_resume, &e, 1000, &ret));
+	CHECK_EQ(ret, 0);
+	CHECK(run_bounded(do_reset, &e, 1000, &ret));
+	CHECK_EQ(simdrv_read32(&e.sd, VIRTIO_MMIO_STATUS), 0);
+
+	/* What reached the pipe is the guest's output, in order, from the start. */
+	fcntl(e.out_pipe[0], F_SETFL, O_NONBLOCK);
+	uint8_t *got = malloc(total);
+	size_t n = 0;
+	ssize_t k;
+	while (n < total && (k = read(e.out_pipe[0], got + n, total - n)) > 0)
+		n += (size_t)k;
+	CHECK(n >= (size_t)pipe_size && n <= out_b);
+	CHECK(memcmp(got, want, n) == 0);
+	env_stop(&e);
+	free(got);
+	free(want);
+}
+
+/* The reader is gone (EPIPE): output is dropped and counted, the guest never waits. */
+TEST(test_gone_reader_drops)
+{
+	struct env e;
+	const size_t chunk = 4096, nr = 48;
+	uint32_t id, len;
+
+	CHECK(env_start(&e, -2) == 0);
+	close(e.out_pipe[0]);
+	e.out_pipe[0] = -1;
+	uint64_t gpa = simdrv_alloc(&e.sd, chunk * nr, 4096);
+	memset(simdrv_ptr(&e.sd, gpa), 'z', chunk * nr);
+	struct simq *tq = &e.sd.q[VIRTIO_CONSOLE_TXQ];
+	for (size_t i = 0; i < nr; i++) {
+		struct simdrv_buf b = {gpa + i * chunk, (uint32_t)chunk, false};
+		simq_add(tq, &b, 1);
+	}
+	simdrv_kick(&e.sd, VIRTIO_CONSOLE_TXQ, false);
+	unsigned done = 0;
+	while (done < nr && simdrv_wait_used(&e.sd, VIRTIO_CONSOLE_TXQ, &id, &len, WAIT_MS))
+		done++;
+	CHECK_EQ(done, nr);
+	CHECK_EQ(virtio_console_get_dropped(e.c), chunk * nr);
+	int ret;
+	CHECK(run_bounded(do_reset, &e, 1000, &ret));
+	env_stop(&e);
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN); /* as cli/main.c: EPIPE instead of death */
 	RUN(test_output);
 	RUN(test_input_waits_for_buffers);
 	RUN(test_input_from_file);
 	RUN(test_no_input_fd);
 	RUN(test_output_backpressure);
+	RUN(test_stuck_reader_reset_and_pause);
+	RUN(test_gone_reader_drops);
 	return test_summary();
 }

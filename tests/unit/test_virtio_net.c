@@ -59,7 +59,8 @@ static int sim_fd_create(struct sim_drv *d, int *peer, const char *extra)
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0)
 		return -errno;
-	snprintf(spec, sizeof(spec), "fd=%d,mac=52:54:00:aa:bb:cc%s", sv[0], extra ? extra : "");
+	test_snprintf(spec, sizeof(spec), "fd=%d,mac=52:54:00:aa:bb:cc%s", sv[0],
+		      extra ? extra : "");
 	if (sim_create(d, spec, err, sizeof(err))) {
 		fprintf(stderr, "  %s\n", err);
 		close(sv[0]);
@@ -70,6 +71,17 @@ static int sim_fd_create(struct sim_drv *d, int *peer, const char *extra)
 	return 0;
 }
 
+/* --net parsing then device creation, as the VM does it. */
+static struct virtio_net *net_create(const struct guest_mem *m, const char *spec, char *err,
+				     size_t errlen)
+{
+	struct vm_net_config nc;
+
+	if (config_parse_net(&nc, spec, err, errlen))
+		return NULL;
+	return virtio_net_create(m, &nc, err, errlen);
+}
+
 TEST(spec_errors)
 {
 	struct guest_mem m;
@@ -78,31 +90,31 @@ TEST(spec_errors)
 	int fd;
 
 	guest_mem_init_buffer(&m, ram, sizeof(ram));
-	CHECK(!virtio_net_create(&m, "fd=3,mac=zz", err, sizeof(err)));
+	CHECK(!net_create(&m, "fd=3,mac=zz", err, sizeof(err)));
 	CHECK(!strcmp(err, "--net mac=zz: malformed MAC address"));
-	CHECK(!virtio_net_create(&m, "user,mac=01:00:00:00:00:01", err, sizeof(err)));
+	CHECK(!net_create(&m, "user,mac=01:00:00:00:00:01", err, sizeof(err)));
 	CHECK(strstr(err, "malformed MAC address") != NULL);
 	fd = open("/dev/null", O_RDONLY);
 	char spec[64];
-	snprintf(spec, sizeof(spec), "fd=%d", fd);
-	CHECK(!virtio_net_create(&m, spec, err, sizeof(err)));
+	test_snprintf(spec, sizeof(spec), "fd=%d", fd);
+	CHECK(!net_create(&m, spec, err, sizeof(err)));
 	char want[160];
 	snprintf(want, sizeof(want), "--net fd=%d: not a socket", fd);
 	CHECK(!strcmp(err, want));
 	close(fd);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
-	snprintf(spec, sizeof(spec), "fd=%d", fd);
-	CHECK(!virtio_net_create(&m, spec, err, sizeof(err)));
+	test_snprintf(spec, sizeof(spec), "fd=%d", fd);
+	CHECK(!net_create(&m, spec, err, sizeof(err)));
 	CHECK(strstr(err, "not a datagram") != NULL);
 	close(fd);
-	CHECK(!virtio_net_create(&m, "fd=-1", err, sizeof(err)));
-	CHECK(!virtio_net_create(&m, "bogus", err, sizeof(err)));
+	CHECK(!net_create(&m, "fd=-1", err, sizeof(err)));
+	CHECK(!net_create(&m, "bogus", err, sizeof(err)));
 	CHECK(strstr(err, "--net bogus: unknown option") == err);
-	CHECK(!virtio_net_create(&m, "tap=name-much-too-long-for-linux", err, sizeof(err)));
+	CHECK(!net_create(&m, "tap=name-much-too-long-for-linux", err, sizeof(err)));
 	CHECK(strstr(err, "--net tap=name-much-too-long-for-linux: ") == err);
-	CHECK(!virtio_net_create(&m, "user,hostfwd=tcp::notaport-:80", err, sizeof(err)));
+	CHECK(!net_create(&m, "user,hostfwd=tcp::notaport-:80", err, sizeof(err)));
 	CHECK(strstr(err, "malformed forward") != NULL);
-	CHECK(!virtio_net_create(&m, "mac=52:54:00:00:00:01", err, sizeof(err)));
+	CHECK(!net_create(&m, "mac=52:54:00:00:00:01", err, sizeof(err)));
 	CHECK(strstr(err, "no backend") != NULL);
 #ifdef HAVE_SLIRP
 	/* A host port that is taken. */
@@ -113,9 +125,9 @@ TEST(spec_errors)
 	CHECK(listen(l, 1) == 0);
 	CHECK(getsockname(l, (struct sockaddr *)&a, &al) == 0);
 	unsigned port = ntohs(a.sin_port);
-	snprintf(spec, sizeof(spec), "user,hostfwd=tcp::%u-:80", port);
-	CHECK(!virtio_net_create(&m, spec, err, sizeof(err)));
-	snprintf(want, sizeof(want), "--net %s: host port %u is already in use", spec, port);
+	test_snprintf(spec, sizeof(spec), "user,hostfwd=tcp::%u-:80", port);
+	CHECK(!net_create(&m, spec, err, sizeof(err)));
+	snprintf(want, sizeof(want), "--net user: host port %u is already in use", port);
 	CHECK(!strcmp(err, want));
 	if (strcmp(err, want))
 		fprintf(stderr, "  got: %s\n", err);

@@ -105,7 +105,7 @@ static int slirp_sim(struct sim_drv *d, const char *extra)
 {
 	char spec[128], err[256];
 
-	snprintf(spec, sizeof(spec), "user,mac=52:54:00:aa:bb:cc%s", extra ? extra : "");
+	test_snprintf(spec, sizeof(spec), "user,mac=52:54:00:aa:bb:cc%s", extra ? extra : "");
 	if (sim_create(d, spec, err, sizeof(err))) {
 		fprintf(stderr, "  %s\n", err);
 		return -1;
@@ -269,7 +269,7 @@ TEST(slirp_hostfwd)
 	getsockname(s, (struct sockaddr *)&a, &al);
 	close(s);
 	uint16_t port = ntohs(a.sin_port);
-	snprintf(extra, sizeof(extra), ",hostfwd=tcp:127.0.0.1:%u-:8080", port);
+	test_snprintf(extra, sizeof(extra), ",hostfwd=tcp:127.0.0.1:%u-:8080", port);
 	if (slirp_sim(&d, extra)) {
 		CHECK(0);
 		return;

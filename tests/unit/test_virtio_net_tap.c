@@ -62,7 +62,7 @@ static int link_up(const char *name)
 	int rc;
 
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	test_snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	rc = ioctl(s, SIOCGIFFLAGS, &ifr);
 	ifr.ifr_flags |= IFF_UP;
 	if (!rc)
