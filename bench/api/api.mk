@@ -4,6 +4,7 @@
 
 $(O)/bench/api/pause_lat: bench/api/pause_lat.c include/arcvmm.h $(O)/libarcvmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
 
 benches:: $(O)/bench/api/pause_lat

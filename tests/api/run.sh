@@ -154,6 +154,7 @@ expect "SendCtrlAltDel" 204
 if python3 ./hostile.py "$S" >"$T/resp" 2>&1; then
 	ok "hostile clients ($(grep -c '^ok' "$T/resp") checks)"
 else
+	grep -v '^ok' "$T/resp" >"$T/err"
 	bad "hostile clients"
 fi
 s0=$(size)
