@@ -11,7 +11,9 @@
  * replies: all must come back, in order. It prints "peer: flood N replies R in-order O
  * lost L" and "peer: answered P pings", kills arcvmm when the flood is complete (or after
  * -t SECONDS, default 120) and exits 0 only if nothing was lost or reordered (and, without
- * -n, if at least one ping was answered).
+ * -n, if at least one ping was answered). With -w it leaves arcvmm alone until it exits by
+ * itself (within -t), prints "peer: vmm exit N", and exits 0 only if every one of the
+ * FLOOD requests was answered, in order.
  *
  * Trusts: nothing the guest sends (frames are length-checked before any field is read).
  */
@@ -85,6 +87,7 @@ static size_t make_icmp(uint8_t *f, const uint8_t *dmac, const uint8_t *smac, co
 int main(int argc, char **argv)
 {
 	long flood = 0, secs = 120;
+	bool is_waiting = false; /* -w: let the VMM end by itself, whatever the flood does */
 	int i, sv[2];
 
 	for (i = 1; i < argc; i++) {
@@ -92,12 +95,14 @@ int main(int argc, char **argv)
 			flood = strtol(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
 			secs = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "-w"))
+			is_waiting = true;
 		else if (!strcmp(argv[i], "--"))
 			break;
 	}
 	if (i + 1 >= argc || flood < 0 || flood > 65535) {
 		fprintf(stderr,
-			"usage: net_peer [-n FLOOD<=65535] [-t SECONDS] -- ARCVMM ARGS...\n");
+			"usage: net_peer [-n FLOOD<=65535] [-t SECONDS] [-w] -- ARCVMM ARGS...\n");
 		return 2;
 	}
 	char **av = calloc((size_t)(argc - i) + 3, sizeof(*av));
@@ -211,6 +216,8 @@ int main(int argc, char **argv)
 				expect = seq + 1;
 			}
 		}
+		if (is_waiting)
+			continue; /* the VMM ends by itself (or -t runs out) */
 		if (flood && replies >= flood)
 			break;
 		/* The guest's own stack may drop a reply (its business, not the device's):
@@ -231,6 +238,11 @@ int main(int argc, char **argv)
 		    "missing %ld\n",
 		    flood, sent, pushback, replies, in_order, backwards, flood - replies);
 	printf("peer: answered %ld pings\n", pings);
+	if (is_waiting)
+		printf("peer: vmm exit %d\n",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	if (flood && is_waiting)
+		return sent == flood && replies == flood && in_order == flood && is_exited ? 0 : 1;
 	if (flood)
 		return sent == flood && backwards == 0 && replies > 0 ? 0 : 1;
 	return pings > 0 ? 0 : 1;

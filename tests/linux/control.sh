@@ -6,11 +6,14 @@
 #   ARCVMM=build/arcvmm GUEST_DIR=../shared/guest WORK=/tmp/w sh tests/linux/control.sh [TEST...]
 #
 #   control-pause-30s     Debian's stock kernel (soft-lockup, RCU-stall and clocksource
-#                         watchdogs built in), 2 vCPUs, a disk: the guest writes numbered
-#                         4 KiB blocks with O_SYNC, one a second; the VM is paused for 30 s
-#                         through PATCH /vm in the middle (its console must stay silent),
-#                         then resumed: every block is on the disk image afterwards, and the
-#                         guest's kernel log has no lockup, stall or watchdog line
+#                         watchdogs built in), 2 vCPUs, a disk and a NIC on NET_PEER
+#                         (bench/net/net_peer -w) flooding 30000 ICMP echo requests from
+#                         the start: the guest writes numbered 4 KiB blocks with O_SYNC, one
+#                         a second; the VM is paused for 30 s through PATCH /vm in the
+#                         middle (its console must stay silent), then resumed: every block
+#                         is on the disk image, every echo request was answered in order,
+#                         and the guest's kernel log has no lockup, stall or watchdog line
+#                         from the pause on
 #   control-power-button  SIGTERM to arcvmm presses the ACPI power button: the guest sees
 #                         the GED interrupt (its ACPI power-button device probed), powers
 #                         off, and arcvmm exits 0 without its hard-stop timeout
@@ -18,7 +21,8 @@
 #                         gets Ctrl-Alt-Del (kernel.ctrl-alt-del=1: immediate reboot), the
 #                         VM ends as a guest reset, exit 0
 # Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed".
-# Env: LT_TIMEOUT (s per minimal boot, 90), LT_SLOW_TIMEOUT (Debian kernel, 240).
+# Env: LT_TIMEOUT (s per minimal boot, 90), LT_SLOW_TIMEOUT (Debian kernel, 240), NET_PEER
+# (default bench/net/net_peer beside ARCVMM's build folder).
 #
 # Trusts: nothing the guest prints (only matched against patterns).
 
@@ -27,6 +31,7 @@ G=${GUEST_DIR:?set GUEST_DIR to the guest images}
 WORK=${WORK:-$(mktemp -d)}
 T=${LT_TIMEOUT:-90}
 T_SLOW=${LT_SLOW_TIMEOUT:-240}
+NET_PEER=${NET_PEER:-$(dirname "$ARCVMM")/bench/net/net_peer}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
 ALL="control-pause-30s control-power-button control-ctrl-alt-del"
@@ -51,6 +56,7 @@ finish() { tr -d '\r' <"$con.raw" >"$con"; }
 
 t_control_pause_30s() {
 	fail_if_no_curl || return 1
+	[ -x "$NET_PEER" ] || { why="no peer program $NET_PEER"; return 1; }
 	[ -f "$G/debian-vmlinuz" ] || { why="no $G/debian-vmlinuz"; return 1; }
 	con=$WORK/pause.console
 	errf=$WORK/pause.stderr
@@ -60,7 +66,10 @@ t_control_pause_30s() {
 	dd if=/dev/zero of="$img" bs=4096 count=64 2>/dev/null
 	# The writer: block i holds "BLOCK-i", written with O_SYNC (conv=fsync), one a
 	# second; the console shows each. Then the kernel log is checked by the guest itself.
-	s='i=0
+	s='ip addr add 10.0.3.2/24 dev eth0
+echo 16777216 >/proc/sys/net/ipv4/neigh/eth0/unres_qlen_bytes
+ip link set eth0 up
+i=0
 while [ $i -lt 16 ]; do
 	printf "BLOCK-%04d" $i | dd of=/dev/vda bs=4096 seek=$i conv=sync,fsync 2>/dev/null
 	echo "WROTE $i $(cut -d" " -f1 /proc/uptime)"
@@ -68,22 +77,30 @@ while [ $i -lt 16 ]; do
 done
 dmesg | grep -iE "soft lockup|hard lockup|stall|watchdog: BUG|clocksource|hung task|tsc.*unstable" |
 	sed "s/^/DMESG-HIT /"
-echo DMESG-END'
+echo DMESG-END
+echoes() { awk "/^Icmp:/ { n++; if (n == 2) print \$10 }" /proc/net/snmp; }
+i=0; while [ "$(echoes)" -lt 30000 ] && [ $i -lt 150 ]; do sleep 1; i=$((i + 1)); done
+echo "NET-ECHOES $(echoes)"
+echo "NET-ICMP $(grep Icmp: /proc/net/snmp | tail -1)"'
 	: >"$con.raw"
-	timeout -s KILL "$T_SLOW" "$ARCVMM" --api-sock "$SOCK" --kernel "$G/debian-vmlinuz" \
-		--initrd "$G/debian-initramfs.cpio.gz" --cpus 2 --memory 512M --disk "$img" \
-		--net none --cmdline "$BASE guest.cmd64=$(b64 "$s")" \
+	# net_peer starts arcvmm with --net fd=3 and floods from the start; -w: arcvmm ends
+	# by itself (the guest powers off), then the peer reports.
+	"$NET_PEER" -w -n 30000 -t "$T_SLOW" -- "$ARCVMM" --api-sock "$SOCK" \
+		--kernel "$G/debian-vmlinuz" --initrd "$G/debian-initramfs.cpio.gz" --cpus 2 \
+		--memory 512M --disk "$img" --metrics-path "$WORK/pause.metrics" \
+		--cmdline "$BASE guest.cmd64=$(b64 "$s")" \
 		</dev/null >"$con.raw" 2>"$errf" &
 	pid=$!
 	if ! wait_for "$con.raw" '^WROTE 3 ' "$T_SLOW"; then
 		kill -KILL $pid 2>/dev/null
+		pkill -KILL -f "$SOCK" 2>/dev/null
 		wait $pid
 		finish
 		why="the writer never got going"
 		return 1
 	fi
 	code=$(api PATCH /vm '{"state": "Paused"}')
-	[ "$code" = 204 ] || { kill -KILL $pid; wait $pid; finish; why="PATCH /vm Paused: $code $(cat "$WORK/api.resp")"; return 1; }
+	[ "$code" = 204 ] || { kill -KILL $pid; pkill -KILL -f "$SOCK"; wait $pid; finish; why="PATCH /vm Paused: $code $(cat "$WORK/api.resp")"; return 1; }
 	sleep 2
 	s0=$(wc -c <"$con.raw")
 	sleep 28
@@ -93,8 +110,9 @@ echo DMESG-END'
 	code=$(api PATCH /vm '{"state": "Resumed"}')
 	wait_for "$con.raw" '^DMESG-END' 120
 	wait $pid
-	rc=$?
+	peer_rc=$?
 	finish
+	rc=$(sed -n 's/^peer: vmm exit //p' "$con")
 	[ "$s0" = "$s1" ] || { why="the console grew from $s0 to $s1 bytes while paused"; return 1; }
 	case "$code2" in 200) ;; *) why="GET / while paused: $code2"; return 1 ;; esac
 	[ "$code" = 204 ] || { why="PATCH /vm Resumed: $code"; return 1; }
@@ -106,7 +124,23 @@ echo DMESG-END'
 		awk -v t="$t_pause" '$1 + 0 >= t + 0 { $1 = ""; print }')
 	[ -z "$hits" ] || { why="the guest logged after the pause: $hits"; return 1; }
 	grep '^DMESG-HIT' "$con" | sed 's/^/# control-pause-30s: before the pause: /'
-	[ "$rc" = 0 ] || { why="arcvmm exited $rc"; return 1; }
+	[ "$rc" = 0 ] || { why="arcvmm exited ${rc:-?}"; return 1; }
+	# No frame lost by the device across the pause, either way: the guest received every
+	# echo request (its InEchos), and every frame the device took from the guest's TX ring
+	# reached the peer (the device's tx_frames, from the last metrics line, against the
+	# peer's count: the difference is the guest's few ARP frames). Replies the guest's own
+	# stack dropped before its TX ring (its qdisc under a flood) are the guest's business.
+	flood=$(grep '^peer: flood' "$con")
+	echoes=$(sed -n 's/^NET-ECHOES //p' "$con")
+	replies=$(echo "$flood" | sed -n 's/.* replies \([0-9]*\).*/\1/p')
+	backwards=$(echo "$flood" | sed -n 's/.* backwards \([0-9]*\).*/\1/p')
+	tx=$(tail -n 1 "$WORK/pause.metrics" 2>/dev/null | sed -n 's/.*"tx_frames":\([0-9]*\).*/\1/p')
+	out_reps=$(grep '^NET-ICMP' "$con" | awk '{print $27}')
+	echo "# control-pause-30s: $flood; guest InEchos ${echoes:-?} OutEchoReps ${out_reps:-?}; device tx_frames ${tx:-?}"
+	[ "$echoes" = 30000 ] || { why="the guest received ${echoes:-?} of 30000 echo requests"; return 1; }
+	[ "$backwards" = 0 ] || { why="replies reordered: $flood"; return 1; }
+	[ -n "$tx" ] && [ -n "$replies" ] && [ $((tx - replies)) -ge 0 ] && [ $((tx - replies)) -le 32 ] ||
+		{ why="the device sent ${tx:-?} frames, the peer got ${replies:-?} replies"; return 1; }
 	_i=0
 	while [ $_i -lt 16 ]; do
 		_want=$(printf 'BLOCK-%04d' $_i)
