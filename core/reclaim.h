@@ -128,7 +128,7 @@ struct reclaim_counters {
 	bool has_psi;
 	double last_psi; /* some avg10 of the last good reading */
 	enum reclaim_reason last_reason;
-	uint32_t target_mib; /* after the last decision */
+	uint32_t target_mib;			   /* after the last decision */
 	uint32_t floor_mib, step_mib, interval_ms; /* as resolved */
 };
 

@@ -606,10 +606,20 @@ TEST(options)
 	CHECK_EQ(c.reclaim.mode, RECLAIM_OFF);
 	CHECK_EQ(c.reclaim.floor_mib, 512);
 	static const char *const bad[] = {
-	    "bogus",	       "",		  "auto,floor=8M",	"auto,floor=1.5M",
-	    "auto,step=0",     "auto,interval=0", "auto,interval=3601", "auto,pressure=0",
-	    "auto,pressure=5:9", "auto,pressure=101", "auto,pressure=x",  "auto,what=1",
-	    "auto,floor=",     "auto,pressure=10:",
+	    "bogus",
+	    "",
+	    "auto,floor=8M",
+	    "auto,floor=1.5M",
+	    "auto,step=0",
+	    "auto,interval=0",
+	    "auto,interval=3601",
+	    "auto,pressure=0",
+	    "auto,pressure=5:9",
+	    "auto,pressure=101",
+	    "auto,pressure=x",
+	    "auto,what=1",
+	    "auto,floor=",
+	    "auto,pressure=10:",
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
