@@ -138,6 +138,11 @@ struct reclaim_decision reclaim_decide(const struct reclaim_config *c,
 		want = sub_sat(target, step) > base ? sub_sat(target, step) : base;
 		why = RECLAIM_DEFLATE_CALM;
 	}
+	/* A deflate never asks the driver to hold more than it does: a guest that gave
+	 * pages back on its own (deflate-on-OOM) would otherwise be told to take them
+	 * again. Catching up with it moves no memory, so it may exceed a step. */
+	if (want < target && want > in->actual_mib)
+		want = in->actual_mib;
 	if (want != target) {
 		if (s->has_stepped && in->now_ms >= s->last_step_ms &&
 		    in->now_ms - s->last_step_ms < c->interval_ms) {

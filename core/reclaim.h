@@ -12,7 +12,9 @@
  *   - the guest's available memory below guest_low_mib: deflate by step_mib, first of all;
  *     an inflate needs guest_low_mib + 2 * step_mib available, so one step can never
  *     undo the other (no oscillation);
- *   - never more than RAM - floor_mib in the balloon; at most one step per interval.
+ *   - never more than RAM - floor_mib in the balloon; at most one step per interval;
+ *   - a deflate never sets the target above what the driver holds (`actual`), so a
+ *     guest that deflated itself on OOM is not told to inflate again.
  * Without statistics (the balloon's stats=0) the guest side is unknown and only the
  * pressure and the floor count; without PSI (no file, or a jail without /proc) only the
  * guest side does.

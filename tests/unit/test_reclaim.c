@@ -114,6 +114,13 @@ TEST(deflates_on_low_available)
 	struct reclaim_decision d = reclaim_decide(&c, &s, &in);
 	CHECK_EQ(d.reason, RECLAIM_DEFLATE_GUEST);
 	CHECK_EQ(d.target_mib, 136);
+	/* The driver holds less than the target (it deflated on OOM): the new target is
+	 * what it holds, so it is not told to inflate again. */
+	in = input(1000, 50.0, 100, 200);
+	in.actual_mib = 100;
+	d = reclaim_decide(&c, &s, &in);
+	CHECK_EQ(d.reason, RECLAIM_DEFLATE_GUEST);
+	CHECK_EQ(d.target_mib, 100);
 	/* Never below zero, even with less than a step in the balloon. */
 	in = input(1000, 50.0, 100, 10);
 	d = reclaim_decide(&c, &s, &in);
