@@ -51,6 +51,7 @@ void config_init(struct vm_config *c)
 	c->seccomp = SECCOMP_ON;
 	c->jail_uid = 65534;
 	c->jail_gid = 65534;
+	c->reclaim.mode = RECLAIM_AUTO;
 }
 
 void config_fini(struct vm_config *c)
@@ -835,6 +836,10 @@ void config_usage(FILE *f)
 	      "  --no-rng             no virtio-rng device\n"
 	      "  --balloon target=SIZE[,deflate_on_oom][,stats=SECONDS][,free_page_reporting]\n"
 	      "                       virtio-balloon: SIZE of guest RAM to reclaim (e.g. 128M)\n"
+	      "  --memory-reclaim MODE[,floor=SIZE][,step=SIZE][,interval=S][,pressure=HI[:LO]]\n"
+	      "                       [,guest-low=SIZE]  with --balloon: auto (default: free\n"
+	      "                       page reporting, and the balloon follows host memory\n"
+	      "                       pressure), manual (API only) or off (see README)\n"
 	      "  --no-acpi            no ACPI tables (the guest then uses the MP table and\n"
 	      "                       cannot power off, only reboot)\n"
 	      "  --config FILE        JSON config (Firecracker-like: boot-source, machine-config,\n"
@@ -870,6 +875,7 @@ enum {
 	OPT_JAIL_UID,
 	OPT_JAIL_GID,
 	OPT_BALLOON,
+	OPT_MEMORY_RECLAIM,
 };
 
 static const struct option long_opts[] = {
@@ -887,6 +893,7 @@ static const struct option long_opts[] = {
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"balloon", required_argument, NULL, OPT_BALLOON},
+    {"memory-reclaim", required_argument, NULL, OPT_MEMORY_RECLAIM},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -985,6 +992,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_BALLOON:
 			r = config_set_balloon(c, optarg, err, errlen);
+			break;
+		case OPT_MEMORY_RECLAIM:
+			r = config_parse_reclaim(&c->reclaim, optarg, err, errlen);
 			break;
 		case 'v':
 			verbosity++;

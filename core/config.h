@@ -14,6 +14,7 @@
 
 #include "backends/slirp.h"
 #include "boot/boot.h"
+#include "core/reclaim.h"
 #include "util/rate_limiter.h"
 #include "util/seccomp.h"
 
@@ -87,6 +88,9 @@ struct vm_config {
 	/* --balloon spec ("target=SIZE,deflate_on_oom,stats=S,free_page_reporting"), checked
 	 * by config_set_balloon(); NULL: no balloon. */
 	char *balloon;
+	/* --memory-reclaim / "balloon"."memory_reclaim" and the reclaim_* fields (only with a
+	 * balloon); zero fields take core/reclaim.h's defaults, the mode is AUTO. */
+	struct reclaim_config reclaim;
 };
 
 #define CONFIG_DEFAULT_CMDLINE \
@@ -124,6 +128,9 @@ void config_describe_net(const struct vm_net_config *n, char *buf, size_t len);
 void config_usage(FILE *f);
 /* core/config_balloon.c: --balloon SPEC (a second one is an error) and the JSON object. */
 int config_set_balloon(struct vm_config *c, const char *spec, char *err, size_t errlen);
+/* --memory-reclaim "auto|manual|off[,floor=SIZE][,step=SIZE][,interval=SECONDS]
+ * [,pressure=HIGH[:LOW]][,guest-low=SIZE]". 0 or -EINVAL with err. */
+int config_parse_reclaim(struct reclaim_config *r, const char *spec, char *err, size_t errlen);
 struct cJSON;
 int config_parse_balloon_json(struct vm_config *c, const struct cJSON *obj, const char *name,
 			      char *err, size_t errlen);

@@ -12,6 +12,7 @@
 
 #include "arch/x86/layout.h"
 #include "boot/boot.h"
+#include "core/reclaim.h"
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
@@ -265,11 +266,18 @@ void *vm_vcpu_thread(void *arg)
 
 /* --- creation --- */
 
+/* The reclaim policy moves the balloon only while the guest runs. */
+static bool reclaim_is_running(void *ctx)
+{
+	return vm_state(ctx) == VM_STATE_RUNNING;
+}
+
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm;
 	int r;
 
+	log_prepare(); /* before any of the VM's filtered threads can log */
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		snprintf(err, errlen, "out of memory");
@@ -345,6 +353,17 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	r = vm_devices_create(vm, cfg, err, errlen);
 	if (r)
 		goto fail;
+	if (vm->balloon) {
+		/* The policy thread idles until the VM runs (and while it is paused). */
+		vm->reclaim =
+		    reclaim_create(&cfg->reclaim, vm->balloon, (uint32_t)(vm->mem.ram_size >> 20),
+				   reclaim_is_running, vm);
+		if (!vm->reclaim) {
+			r = -errno;
+			snprintf(err, errlen, "memory-reclaim: %s", strerror(errno));
+			goto fail;
+		}
+	}
 	r = vm_devices_cmdline(vm, cfg);
 	if (r) {
 		snprintf(err, errlen, "out of memory");
@@ -425,6 +444,8 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	reclaim_destroy(vm->reclaim); /* it uses the balloon: before the devices go */
+	vm->reclaim = NULL;
 	if (vm->has_control_thread) {
 		/* The control thread joins the vCPUs on its way out. */
 		vm_end(vm, VM_END_STOP, 0, NULL, "stopped (VM destroyed)");
@@ -476,6 +497,8 @@ void vm_destroy_detached(struct vm *vm)
 		pthread_join(vm->control_thread, NULL);
 		vm->has_control_thread = false;
 	}
+	reclaim_destroy(vm->reclaim);
+	vm->reclaim = NULL;
 	/* Devices go first and normally: their files, sockets, TAPs and image locks must be
 	 * released by the time arcvmm exits, not later. */
 	for (unsigned i = 0; i < vm->nr_virtio; i++)

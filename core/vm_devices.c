@@ -139,6 +139,7 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		struct virtio_balloon_config bc;
 		if ((r = virtio_balloon_parse_spec(&bc, cfg->balloon, err, errlen)))
 			return r;
+		reclaim_adjust_balloon(cfg->reclaim.mode, &bc); /* --memory-reclaim */
 		struct virtio_balloon *b = virtio_balloon_create(&vm->mem, &bc, err, errlen);
 		if (!b)
 			return -errno;

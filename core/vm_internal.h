@@ -31,6 +31,7 @@ struct vm_vcpu {
 };
 
 struct virtio_balloon;
+struct reclaim;
 struct virtio_blk;
 struct virtio_net;
 struct virtio_console;
@@ -48,6 +49,7 @@ struct vm {
 	struct virtio_mmio *virtio[X86_VIRTIO_MMIO_SLOTS];
 	unsigned nr_virtio;
 	struct virtio_balloon *balloon; /* owned by its transport in virtio[]; NULL: none */
+	struct reclaim *reclaim;	/* core/reclaim.c, with the balloon; NULL: none */
 	/* For counters and run-time changes; owned by their transports in virtio[]. */
 	struct virtio_blk *blks[VM_MAX_DISKS];
 	unsigned nr_blks;

@@ -9,6 +9,7 @@
  */
 #include "core/vm_internal.h"
 
+#include "core/reclaim.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
@@ -128,6 +129,30 @@ static cJSON *balloon_metrics(struct vm *vm)
 		add_u64(o, "bad_pfns", st.nr_bad_pfns);
 		add_u64(o, "bad_chains", st.nr_bad_chains);
 		add_u64(o, "punch_errors", st.nr_punch_errors);
+	}
+	if (vm->reclaim) {
+		/* The policy's decisions (core/reclaim.c). */
+		struct reclaim_counters rc;
+		reclaim_get_counters(vm->reclaim, &rc);
+		cJSON *ro = cJSON_AddObjectToObject(o, "reclaim");
+		if (ro) {
+			cJSON_AddStringToObject(ro, "mode", reclaim_mode_name(rc.mode));
+			add_u64(ro, "floor_mib", rc.floor_mib);
+			add_u64(ro, "step_mib", rc.step_mib);
+			add_u64(ro, "interval_ms", rc.interval_ms);
+			add_u64(ro, "inflate_steps", rc.nr_inflate_steps);
+			add_u64(ro, "deflate_steps", rc.nr_deflate_steps);
+			add_u64(ro, "skipped_floor", rc.nr_skipped_floor);
+			add_u64(ro, "skipped_rate", rc.nr_skipped_rate);
+			add_u64(ro, "skipped_guest", rc.nr_skipped_guest);
+			add_u64(ro, "ticks", rc.nr_ticks);
+			add_u64(ro, "psi_errors", rc.nr_psi_errors);
+			if (rc.has_psi)
+				cJSON_AddNumberToObject(ro, "last_psi_some_avg10", rc.last_psi);
+			add_u64(ro, "last_target_mib", rc.target_mib);
+			cJSON_AddStringToObject(ro, "last_decision",
+						reclaim_reason_name(rc.last_reason));
+		}
 	}
 	return o;
 }

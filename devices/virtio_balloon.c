@@ -595,6 +595,14 @@ void virtio_balloon_get_config(struct virtio_balloon *b, struct virtio_balloon_c
 	pthread_mutex_unlock(&b->lock);
 }
 
+void virtio_balloon_get_sizes(struct virtio_balloon *b, uint32_t *target_mib, uint32_t *actual_mib)
+{
+	*target_mib =
+	    __atomic_load_n(&b->num_pages, __ATOMIC_ACQUIRE) >> (20 - VIRTIO_BALLOON_PAGE_SHIFT);
+	*actual_mib =
+	    __atomic_load_n(&b->actual, __ATOMIC_ACQUIRE) >> (20 - VIRTIO_BALLOON_PAGE_SHIFT);
+}
+
 int virtio_balloon_get_stats(struct virtio_balloon *b, struct virtio_balloon_stats *out)
 {
 	if (!b->cfg.stats_polling_interval_s && b->timer_fd < 0)

@@ -90,6 +90,9 @@ struct virtio_balloon *virtio_balloon_create(const struct guest_mem *mem,
 int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t amount_mib);
 /* GET /balloon: the current configuration (amount_mib is the target). */
 void virtio_balloon_get_config(struct virtio_balloon *b, struct virtio_balloon_config *out);
+/* The target and what the driver says it holds (config num_pages and actual), in MiB,
+ * with or without statistics (for the reclaim policy, core/reclaim.c). */
+void virtio_balloon_get_sizes(struct virtio_balloon *b, uint32_t *target_mib, uint32_t *actual_mib);
 /* GET /balloon/statistics. Returns 0, or -ENOTSUP if statistics were not enabled at boot
  * (Firecracker answers 400 then). */
 int virtio_balloon_get_stats(struct virtio_balloon *b, struct virtio_balloon_stats *out);

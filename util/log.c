@@ -11,12 +11,22 @@
 
 enum log_level log_threshold = LOG_WARN;
 static int log_fd = STDERR_FILENO;
+/* Whether log_fd is a terminal: asked once per fd, never on a logging thread (isatty is an
+ * ioctl, which the worker and vCPU seccomp filters forbid: a worker's first log line used
+ * to kill the VM). -1: not asked yet. */
+static _Atomic int log_is_tty = -1;
+
+void log_prepare(void)
+{
+	log_is_tty = isatty(log_fd) == 1;
+}
 
 int log_set_fd(int fd)
 {
 	if (fd < -1)
 		return -EBADF;
 	log_fd = fd < 0 ? STDERR_FILENO : fd;
+	log_prepare();
 	return 0;
 }
 
@@ -32,7 +42,7 @@ static void log_vwrite(const char *prefix, const char *fmt, va_list ap)
 		return;
 	size_t len = strnlen(line, sizeof(line) - 2);
 	/* "\r\n" keeps lines tidy when the terminal is in raw mode. */
-	if (isatty(log_fd))
+	if (log_is_tty == 1)
 		line[len++] = '\r';
 	line[len++] = '\n';
 	ssize_t w = write(log_fd, line, len);

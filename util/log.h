@@ -15,6 +15,9 @@ extern enum log_level log_threshold;
 
 /* Log lines go to fd (-1: stderr again). 0 or -EBADF. */
 int log_set_fd(int fd);
+/* Looks at the log fd once (is it a terminal?); called before any thread of the VM
+ * starts, since the threads' seccomp filters forbid the ioctl that asks. */
+void log_prepare(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Rate-limited (a burst of 10, then one per second) report of guest misbehaviour. */
 void log_guest(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -136,6 +136,8 @@ if command -v unshare >/dev/null && command -v setpriv >/dev/null && [ "$(id -u)
 fi
 expect_error "tap name too long" "--net tap=averyveryverylongname123: interface name must be 1 to 15" \
 	--kernel "$HELLO" --net tap=averyveryverylongname123
+expect_error "memory-reclaim bogus" "--memory-reclaim bogus: unknown mode (auto, manual or off)" \
+	--kernel "$HELLO" --balloon target=0 --memory-reclaim bogus
 
 # Good input.
 expect_boot "flags boot hello" --kernel "$HELLO" --cpus 2 --memory 64M
