@@ -428,7 +428,9 @@ struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned 
 	inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
 	inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
 	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
-	cfg.vhostname = "arcvmm";
+	/* No hostname in DHCP: a distribution's own name stays (systemd-networkd otherwise
+	 * logs "Could not set hostname: Access denied" on every boot). */
+	cfg.vhostname = NULL;
 	cfg.if_mtu = 1500;
 	cfg.if_mru = 1500;
 	s->slirp = slirp_new(&cfg, &slirp_callbacks, s);

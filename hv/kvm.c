@@ -124,6 +124,10 @@ int hv_vm_create(struct hv_vm **out, char *err, size_t errlen)
 		goto close_vm;
 	}
 	vm->cpuid->nent = CPUID_MAX_ENTRIES;
+	/* KVM emulates the LAPIC's TSC-deadline mode but does not put it in the supported
+	 * CPUID (it is a property of the in-kernel LAPIC): the VMM advertises it. */
+	vm->has_tsc_deadline =
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));

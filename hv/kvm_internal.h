@@ -13,6 +13,7 @@ struct hv_vm {
 	unsigned max_vcpus;
 	unsigned nr_slots;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, fixed up per vCPU */
+	bool has_tsc_deadline;	  /* KVM_CAP_TSC_DEADLINE_TIMER */
 };
 
 struct hv_vcpu {

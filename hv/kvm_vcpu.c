@@ -58,7 +58,7 @@ static unsigned bits_for(unsigned n)
 
 /* One socket of ncpus cores, one thread each; APIC id = vCPU index. KVM's own leaves
  * (0x40000000..) pass through untouched. */
-static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
+static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus, bool has_tsc_deadline)
 {
 	unsigned core_bits = bits_for(ncpus);
 
@@ -72,6 +72,8 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned index, unsigned ncpus)
 			if (ncpus > 1)
 				e->edx |= 1u << 28; /* HTT: the count in EBX[23:16] is valid */
 			e->ecx |= 1u << 31;	    /* running under a hypervisor */
+			if (has_tsc_deadline)
+				e->ecx |= 1u << 24; /* TSC-deadline timer mode */
 			break;
 		case 0x4:
 			/* Intel deterministic cache parameters: cores per package - 1. */
@@ -117,11 +119,32 @@ static int vcpu_set_cpuid(struct hv_vcpu *vcpu, unsigned ncpus)
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, src, sz);
-	cpuid_fixup(c, vcpu->index, ncpus);
+	cpuid_fixup(c, vcpu->index, ncpus, vcpu->vm->has_tsc_deadline);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0)
 		r = -errno;
 	free(c);
 	return r;
+}
+
+/* What firmware leaves in every CPU, the APs too: a guest that finds the MTRR default
+ * type differing between CPUs warns ("inconsistent MTRRdefType") and fixes it up. */
+static void vcpu_set_platform_msrs(struct hv_vcpu *vcpu)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[2];
+	} msrs;
+
+	memset(&msrs, 0, sizeof(msrs));
+	msrs.hdr.nmsrs = 2;
+	msrs.e[0].index = MSR_IA32_MISC_ENABLE;
+	msrs.e[0].data = MISC_ENABLE_FAST_STRING;
+	msrs.e[1].index = MSR_MTRR_DEF_TYPE;
+	msrs.e[1].data = MTRR_ENABLE_WB;
+	int r = ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+	/* Not essential (PVM has no MTRRs): a refusal only costs a debug line. */
+	if (r < 2)
+		log_debug("vcpu%u: KVM accepted %d of 2 platform MSRs", vcpu->index, r);
 }
 
 /* LINT0 delivers the PIC's ExtINT, LINT1 NMIs: what firmware would leave behind, and what
@@ -170,6 +193,7 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned index, unsigned ncpus, struct hv_v
 	r = vcpu_set_lint(vcpu);
 	if (r)
 		goto unmap;
+	vcpu_set_platform_msrs(vcpu);
 	*out = vcpu;
 	return 0;
 
@@ -221,8 +245,6 @@ static int vcpu_set_msrs(struct hv_vcpu *vcpu)
 	    {MSR_SYSCALL_MASK, 0},
 	    {MSR_LSTAR, 0},
 	    {MSR_IA32_TSC, 0},
-	    {MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
-	    {MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WB},
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
 	struct {
