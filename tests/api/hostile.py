@@ -60,8 +60,12 @@ def raw(data, read=True, timeout=20):
     s.connect(SOCK)
     out = b""
     try:
-        # The server may answer and close before it has read everything: that is fine.
+        # The server may answer and close before it has read everything: that is fine,
+        # and its answer is still there to read.
         s.sendall(data)
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass
+    try:
         while read:
             chunk = s.recv(65536)
             if not chunk:
@@ -113,15 +117,17 @@ check(out == b"" or out.startswith(b"HTTP/1.1 4"), "a 200 KB header is refused")
 still_served("a huge header")
 
 # A body over the limit, with and without Content-Length.
+# Sent raw: the server may answer 400 and close before the client has sent the body.
 st, body = 0, None
+big = b"{" + b" " * 60000 + b"}"
+out = raw(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(big) + big)
 try:
-    c = UnixHTTPConnection(SOCK)
-    c.request("PUT", "/boot-source", body=b"{" + b" " * 60000 + b"}",
-              headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    st, body = r.status, json.loads(r.read() or b"null")
+    head, _, payload = out.partition(b"\r\n\r\n")
+    st = int(head.split(b" ")[1])
+    body = json.loads(payload or b"null")
 except Exception as e:  # noqa: BLE001
-    print("     ", repr(e))
+    print("     ", repr(e), out[:200])
 check(st == 400 and "larger than the limit" in (body or {}).get("fault_message", ""),
       "a 60 KB body gets 400 naming the limit")
 out = raw(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -75,8 +75,36 @@ export PATH HOME
 cwd=/
 [ -f $J/cwd ] && read -r cwd <$J/cwd
 cd "$cwd" 2>/dev/null || cd /
-sh $J/cmd.sh </dev/null 2>&1
-rc=$?
+if [ -f $J/hostroot ]; then
+	# The host's own file system (read-only) as the root, with L1's /dev, /proc and /sys,
+	# a fresh /tmp and the shares on top: the host's tools (bash, curl, python3, the
+	# libraries arcvmm links) run in L1 as they would on the host.
+	R=/hostroot
+	mkdir -p $R
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro hostroot $R ||
+		die "cannot mount the host's root"
+	mount -t proc proc $R/proc
+	mount -o bind /sys $R/sys
+	mount -o bind /dev $R/dev
+	mount -o bind /dev/pts $R/dev/pts 2>/dev/null
+	mount -t tmpfs tmpfs $R/tmp
+	mount -t tmpfs tmpfs $R/run 2>/dev/null
+	mount -t tmpfs tmpfs $R/var/tmp 2>/dev/null
+	while read -r tag path mode; do
+		[ -n "$tag" ] && mount -o bind "$path" "$R$path"
+	done <$J/mounts
+	mkdir -p $R/tmp/nested-job
+	mount -o bind $J $R/tmp/nested-job
+	chroot $R /bin/sh -c "cd '$cwd' 2>/dev/null || cd /; \
+		PATH=/tmp/nested-job/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/tmp NESTED_QEMU_DATA=/tmp/nested-job/qemu-data LD_LIBRARY_PATH= \
+		sh /tmp/nested-job/cmd.sh" </dev/null 2>&1
+	rc=$?
+	umount $R/tmp/nested-job 2>/dev/null
+else
+	sh $J/cmd.sh </dev/null 2>&1
+	rc=$?
+fi
 echo "$rc" >$J/out/rc
 sync
 umount $J 2>/dev/null

@@ -311,6 +311,9 @@ nested_run_l1() {
 		[ "$mode" = ro ] && ro=",readonly=on"
 		args+=(-virtfs "local,path=$dir,mount_tag=$tag,security_model=none,id=$tag$ro")
 	done
+	# --hostroot: the host's whole file system, read-only, for L1 to chroot into.
+	[ -f "$NESTED_JOB/hostroot" ] &&
+		args+=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,id=hostroot,readonly=on,multidevs=remap")
 	rm -f "$NESTED_JOB/out/rc" "$NESTED_JOB/qemu.pid" "$NESTED_JOB/stalled"
 	args+=(-pidfile "$NESTED_JOB/qemu.pid")
 	local wd=""

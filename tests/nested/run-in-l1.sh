@@ -18,6 +18,9 @@
 #   --qemu           also make qemu-system-x86_64 runnable inside L1 (firmware:
 #                    -L "$NESTED_QEMU_DATA")
 #   --log FILE       keep L1's whole console log in FILE
+#   --hostroot       run the command chrooted into the host's own file system (shared
+#                    read-only, with L1's /dev, /proc, /sys, a fresh /tmp and the shares on
+#                    top): the host's bash, curl, python3 and libraries are there
 #   -q               print only the command's output, not L1's own lines (shown when
 #                    L1 ends, not as it comes)
 # The command's stdout and stderr both arrive through L1's serial console.
@@ -37,6 +40,7 @@ shcmd=""
 mode=""
 logf=""
 with_qemu=0
+hostroot=0
 quiet=0
 extra=()
 while [ $# -gt 0 ]; do
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--qemu) with_qemu=1; shift ;;
 	--log) logf=$2; shift 2 ;;
 	-q) quiet=1; shift ;;
+	--hostroot) hostroot=1; shift ;;
 	--sh) mode=sh; shcmd=$2; shift 2 ;;
 	--) mode=arcvmm; shift; break ;;
 	-h | --help) usage ;;
@@ -78,9 +83,14 @@ for d in "${extra[@]}"; do
 	nested_job_share "$d" rw
 done
 echo "$here" >"$NESTED_JOB/cwd"
+[ "$hostroot" = 1 ] && : >"$NESTED_JOB/hostroot"
 
 {
-	echo "NESTED_QEMU_DATA=/nested-job/qemu-data; export NESTED_QEMU_DATA"
+	if [ "$hostroot" = 1 ]; then
+		echo "NESTED_QEMU_DATA=/tmp/nested-job/qemu-data; export NESTED_QEMU_DATA"
+	else
+		echo "NESTED_QEMU_DATA=/nested-job/qemu-data; export NESTED_QEMU_DATA"
+	fi
 	if [ "$mode" = arcvmm ]; then
 		printf 'arcvmm'
 		for a in "$@"; do
