@@ -20,8 +20,8 @@
 
 #ifndef HAVE_SLIRP
 
-struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned nr_fwds, char *err,
-					 size_t errlen)
+struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned nr_fwds,
+					 const char *hostname, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "this build has no libslirp (user networking)");
 	return NULL;
@@ -402,8 +402,8 @@ static const struct net_backend_ops slirpbe_ops = {
     .destroy = slirpbe_destroy,
 };
 
-struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned nr_fwds, char *err,
-					 size_t errlen)
+struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned nr_fwds,
+					 const char *hostname, char *err, size_t errlen)
 {
 	struct slirp_backend *s = calloc(1, sizeof(*s));
 	SlirpConfig cfg;
@@ -428,9 +428,9 @@ struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned 
 	inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
 	inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
 	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
-	/* No hostname in DHCP: a distribution's own name stays (systemd-networkd otherwise
-	 * logs "Could not set hostname: Access denied" on every boot). */
-	cfg.vhostname = NULL;
+	/* No hostname in DHCP unless asked (hostname=): a distribution's own name stays
+	 * (systemd-networkd otherwise logs "Could not set hostname: Access denied"). */
+	cfg.vhostname = hostname && hostname[0] ? hostname : NULL;
 	cfg.if_mtu = 1500;
 	cfg.if_mru = 1500;
 	s->slirp = slirp_new(&cfg, &slirp_callbacks, s);

@@ -24,7 +24,7 @@ struct slirp_fwd {
 
 /* Returns NULL with one line in err ("host port 8080 is already in use", or "this build has
  * no libslirp"). */
-struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned nr_fwds, char *err,
-					 size_t errlen);
+struct net_backend *slirp_backend_create(const struct slirp_fwd *fwds, unsigned nr_fwds,
+					 const char *hostname, char *err, size_t errlen);
 
 #endif

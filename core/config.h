@@ -56,6 +56,9 @@ struct vm_net_config {
 	bool has_mac;			       /* false: a random locally administered MAC */
 	struct slirp_fwd fwds[SLIRP_MAX_FWDS]; /* VM_NET_USER: hostfwd= */
 	unsigned nr_fwds;
+	/* VM_NET_USER: hostname= (the name DHCP hands the guest); empty: none, so a
+	 * distribution keeps its own. 1..32 bytes of [A-Za-z0-9-.]. */
+	char hostname[64];
 	/* rx-bw=/tx-ops=... or JSON "rx_rate_limiter"/"tx_rate_limiter"; zero: none. */
 	struct rate_limiter_config rx_rl, tx_rl;
 };
@@ -121,6 +124,8 @@ int config_parse_net(struct vm_net_config *n, const char *spec, char *err, size_
 int config_parse_mac(const char *s, uint8_t mac[6]);
 /* One forward, "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" (IPv4). 0 or -EINVAL. */
 int config_parse_hostfwd(const char *s, struct slirp_fwd *f);
+/* hostname=: 1..32 bytes (libslirp keeps 32) of letters, digits, '-' and '.'. 0/-EINVAL. */
+int config_net_hostname(const char *s, char *out, size_t outlen);
 /* NULL if s is a name Linux accepts for an interface, else what is wrong with it. */
 const char *config_tap_name_problem(const char *s);
 /* Names the interface for messages: "tap=tap0", "fd=5", "user", "none". */

@@ -97,6 +97,19 @@ static int parse_addr(const char *s, size_t len, uint32_t *addr)
 	return 0;
 }
 
+int config_net_hostname(const char *s, char *out, size_t outlen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= outlen || n > 32)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+			return -EINVAL;
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
 int config_parse_hostfwd(const char *s, struct slirp_fwd *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -196,6 +209,11 @@ static int net_token(struct vm_net_config *n, char *tok, const char *spec, char 
 		struct rl_bucket_config *bk = tok[3] == 'b' ? &c->bandwidth : &c->ops;
 		if (rl_bucket_parse(bk, strchr(tok, '=') + 1, why, sizeof(why)))
 			return fail(err, errlen, "--net %s: %s", spec, why);
+	} else if (!strncmp(tok, "hostname=", 9) && n->kind == VM_NET_USER) {
+		if (config_net_hostname(tok + 9, n->hostname, sizeof(n->hostname)))
+			return fail(err, errlen,
+				    "--net %s: a hostname is 1 to 32 letters, digits, '-' and '.'",
+				    tok);
 	} else if (!strncmp(tok, "hostfwd=", 8) && n->kind == VM_NET_USER) {
 		if (n->nr_fwds >= SLIRP_MAX_FWDS)
 			return fail(err, errlen, "--net %s: more than %d forwards", tok,
@@ -209,7 +227,7 @@ static int net_token(struct vm_net_config *n, char *tok, const char *spec, char 
 	} else {
 		return fail(err, errlen,
 			    "--net %s: unknown option (want tap=NAME, fd=N or user, then mac=, "
-			    "hostfwd=, rx-bw=, rx-ops=, tx-bw=, tx-ops=)",
+			    "hostfwd=, hostname=, rx-bw=, rx-ops=, tx-bw=, tx-ops=)",
 			    tok);
 	}
 	return 0;

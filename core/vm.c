@@ -107,6 +107,16 @@ static void acpi_reset_cb(void *ctx)
 	vm_end_reset(ctx, VM_END_RESET, "guest reset (ACPI)");
 }
 
+/* The RTC's edge on IRQ 8, through its irqfd (the RTC worker makes no KVM call). */
+static void rtc_irq_cb(void *ctx)
+{
+	struct vm *vm = ctx;
+	uint64_t one = 1;
+
+	if (vm->rtc_irq_fd >= 0 && write(vm->rtc_irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("rtc: irqfd write: %s", strerror(errno));
+}
+
 static void serial_irq_cb(void *ctx, bool level)
 {
 	struct vm *vm = ctx;
@@ -285,6 +295,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	}
 	vm->end_fd = -1;
 	vm->stopped_fd = -1;
+	vm->rtc_irq_fd = -1;
 	vm->state_fd = -1;
 	vm->con_null_fd = -1;
 	vm->ncpus = cfg->ncpus;
@@ -348,7 +359,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	i8042_init(&vm->i8042, i8042_reset_cb, vm);
 	i8042_set_irq(&vm->i8042, i8042_irq_cb);
 	acpi_pm_init(&vm->acpi_pm, acpi_poweroff_cb, acpi_reset_cb, vm);
-	rtc_init(&vm->rtc);
+	rtc_init(&vm->rtc, rtc_irq_cb, NULL, vm);
+	vm->has_rtc = true;
 
 	r = vm_devices_create(vm, cfg, err, errlen);
 	if (r)
@@ -402,6 +414,15 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	if (r) {
 		snprintf(err, errlen, "cannot create the in-kernel irqchip and PIT: %s",
 			 strerror(-r));
+		goto fail;
+	}
+
+	vm->rtc_irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	r = vm->rtc_irq_fd < 0 ? -errno : hv_vm_irqfd(vm->hv, RTC_IRQ, vm->rtc_irq_fd, true);
+	if (!r)
+		r = rtc_start(&vm->rtc);
+	if (r) {
+		snprintf(err, errlen, "cannot start the RTC: %s", strerror(-r));
 		goto fail;
 	}
 
@@ -460,6 +481,10 @@ void vm_destroy(struct vm *vm)
 	/* The VM (and with it every irqfd and ioeventfd) goes first, then the devices stop
 	 * their workers, then guest memory goes. */
 	hv_vm_destroy(vm->hv);
+	if (vm->has_rtc)
+		rtc_destroy(&vm->rtc);
+	if (vm->rtc_irq_fd >= 0)
+		close(vm->rtc_irq_fd);
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		virtio_mmio_destroy(vm->virtio[i]);
 	for (unsigned i = 0; i < vm->nr_blks; i++)

@@ -369,6 +369,14 @@ int vm_pause(struct vm *vm, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	r = rtc_pause(&vm->rtc);
+	if (r) {
+		snprintf(err, errlen, "cannot pause the RTC: %s", strerror(-r));
+		for (i = vm->nr_virtio; i--;)
+			virtio_mmio_resume(vm->virtio[i]);
+		release_vcpus(vm);
+		goto out;
+	}
 	vm->has_paused_clock = hv_vm_get_clock(vm->hv, &vm->paused_clock_ns) == 0;
 	__atomic_store_n(&vm->nr_pauses, vm->nr_pauses + 1, __ATOMIC_RELAXED);
 	set_state(vm, VM_STATE_PAUSED);
@@ -400,6 +408,9 @@ int vm_resume(struct vm *vm, char *err, size_t errlen)
 		if (dr)
 			log_warn("cannot resume virtio device %u: %s", i, strerror(-dr));
 	}
+	int rr = rtc_resume(&vm->rtc);
+	if (rr)
+		log_warn("cannot resume the RTC: %s", strerror(-rr));
 	__atomic_store_n(&vm->nr_resumes, vm->nr_resumes + 1, __ATOMIC_RELAXED);
 	set_state(vm, VM_STATE_RUNNING);
 	release_vcpus(vm);

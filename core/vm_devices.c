@@ -1,5 +1,5 @@
 /* vm_devices.c — which devices a VM gets and where: virtio-mmio slots (4 KiB each from
- * X86_VIRTIO_MMIO_BASE, GSIs from X86_VIRTIO_IRQ_BASE) in a visible order, how the guest
+ * X86_VIRTIO_MMIO_BASE, GSIs from x86_virtio_gsi()) in a visible order, how the guest
  * learns about them (ACPI DSDT, or virtio_mmio.device= fragments), and their wiring to the
  * hypervisor (irqfds, ioeventfds). Trusts the config (parsed) and the devices' own checks.
  */
@@ -61,7 +61,7 @@ static int vm_devices_add(struct vm *vm, const struct virtio_device_ops *ops, vo
 	}
 	struct virtio_mmio *t =
 	    virtio_mmio_create(&vm->mem, X86_VIRTIO_MMIO_BASE + slot * X86_VIRTIO_MMIO_SIZE,
-			       X86_VIRTIO_IRQ_BASE + slot, ops, dev);
+			       x86_virtio_gsi(slot), ops, dev);
 	if (!t) {
 		int r = -errno;
 		if (ops->destroy)

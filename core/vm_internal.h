@@ -63,6 +63,8 @@ struct vm {
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
 	struct rtc rtc;
+	bool has_rtc;	/* rtc_init done (rtc_destroy owed) */
+	int rtc_irq_fd; /* eventfd, irqfd on RTC_IRQ; -1 before */
 
 	int end_fd; /* eventfd: the VM has ended (written by whoever ended it) */
 	atomic_bool is_ending;

@@ -37,7 +37,7 @@ static struct net_backend *open_backend(const struct vm_net_config *nc, const ch
 		be = sockfd_create(nc->fd, msg, sizeof(msg));
 		break;
 	case VM_NET_USER:
-		be = slirp_backend_create(nc->fwds, nc->nr_fwds, msg, sizeof(msg));
+		be = slirp_backend_create(nc->fwds, nc->nr_fwds, nc->hostname, msg, sizeof(msg));
 		break;
 	default:
 		snprintf(msg, sizeof(msg), "no backend (want tap=NAME, fd=N or user)");

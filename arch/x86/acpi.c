@@ -380,14 +380,14 @@ static int dsdt_aml(struct aml *a, const struct x86_acpi_virtio *devs, unsigned 
 	aml_buffer_end(a, buf);
 	aml_end(a, dev);
 
-	/* The CMOS clock, without an IRQ (ours raises none): rtc-cmos then runs without
-	 * alarms instead of failing to get IRQ 8. */
+	/* The CMOS clock on IRQ 8 (alarm, update and periodic interrupts). */
 	dev = aml_device_begin(a, "RTC_");
 	aml_name(a, "_HID");
 	aml_eisaid(a, "PNP0B00");
 	aml_name(a, "_CRS");
 	buf = aml_buffer_begin(a);
 	aml_res_io(a, 0x70, 2);
+	aml_res_irq(a, 8);
 	aml_res_end(a);
 	aml_buffer_end(a, buf);
 	aml_end(a, dev);

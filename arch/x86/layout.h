@@ -40,7 +40,15 @@
 #define X86_VIRTIO_MMIO_BASE  0xd0000000ULL
 #define X86_VIRTIO_MMIO_SIZE  0x1000ULL
 #define X86_VIRTIO_MMIO_SLOTS 16
-#define X86_VIRTIO_IRQ_BASE   5 /* GSIs 5..20 for virtio-mmio slots (4 is COM1) */
+/* The virtio-mmio slots' GSIs: off the legacy ISA lines a guest's own drivers use (0 PIT,
+ * 1 keyboard, 2 cascade, 4 COM1, 8 RTC, 9 ACPI SCI on PCs, 12 PS/2 mouse) and off the GED's
+ * 23. Slot 0 gets 5, as before; COM2's line 3 (no COM2 here) comes last. */
+static inline unsigned x86_virtio_gsi(unsigned slot)
+{
+	static const unsigned char gsis[X86_VIRTIO_MMIO_SLOTS] = {5,  6,  7,  10, 11, 13, 14, 15,
+								  16, 17, 18, 19, 20, 21, 22, 3};
+	return gsis[slot % X86_VIRTIO_MMIO_SLOTS];
+}
 
 /* The ACPI Generic Event Device's interrupt (the power button), above the virtio GSIs. */
 #define X86_GED_GSI 23

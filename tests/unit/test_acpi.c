@@ -140,8 +140,8 @@ static void vm_devices(struct x86_acpi_virtio *devs, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		devs[i].base = X86_VIRTIO_MMIO_BASE + i * X86_VIRTIO_MMIO_SIZE;
 		devs[i].size = X86_VIRTIO_MMIO_SIZE;
-		/* past the IOAPIC's last pin, share (only the larger-than-life tests get there) */
-		devs[i].gsi = X86_VIRTIO_IRQ_BASE + i % (X86_IOAPIC_PINS - X86_VIRTIO_IRQ_BASE);
+		/* the slots repeat past the 16th (only the larger-than-life tests get there) */
+		devs[i].gsi = x86_virtio_gsi(i);
 	}
 }
 

@@ -125,6 +125,28 @@ static int json(struct vm_config *c, const char *text)
 	return config_parse_json(c, text, "t.json", err, sizeof(err));
 }
 
+TEST(net_user_hostname)
+{
+	struct vm_net_config n;
+	char why[256];
+
+	memset(&n, 0, sizeof(n));
+	CHECK_EQ(config_parse_net(&n, "user", why, sizeof(why)), 0);
+	CHECK_EQ(n.hostname[0], 0); /* none unless asked */
+	memset(&n, 0, sizeof(n));
+	CHECK_EQ(config_parse_net(&n, "user,hostname=build-box.local", why, sizeof(why)), 0);
+	CHECK(!strcmp(n.hostname, "build-box.local"));
+	const char *bad[] = {"user,hostname=", "user,hostname=a b", "user,hostname=x;reboot",
+			     "user,hostname=123456789012345678901234567890123",
+			     "tap=t0,hostname=x"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&n, 0, sizeof(n));
+		why[0] = 0;
+		CHECK(config_parse_net(&n, bad[i], why, sizeof(why)) < 0);
+		CHECK(why[0] != 0);
+	}
+}
+
 TEST(json_good)
 {
 	struct vm_config c;
@@ -225,6 +247,7 @@ int main(void)
 	RUN(sizes);
 	RUN(flags);
 	RUN(bad_flags);
+	RUN(net_user_hostname);
 	RUN(json_good);
 	RUN(json_bad);
 	RUN(flags_override_file);

@@ -407,7 +407,7 @@ TEST(rtc_reads_host_time)
 	time_t now = time(NULL);
 	struct tm tm;
 
-	rtc_init(&r);
+	rtc_init(&r, NULL, NULL, NULL);
 	gmtime_r(&now, &tm);
 	CHECK_EQ(cmos(&r, 0x0a) & 0x80, 0); /* never update-in-progress */
 	CHECK_EQ(cmos(&r, 0x0d), 0x80);	    /* CMOS valid */
@@ -424,6 +424,140 @@ TEST(rtc_reads_host_time)
 	CHECK_EQ(cmos(&r, 0x7f), 0);
 }
 
+static void cmos_write(struct rtc *r, uint8_t index, uint8_t v)
+{
+	rtc_pio(r, 0x70, &index, true);
+	rtc_pio(r, 0x71, &v, true);
+}
+
+/* A clock the test moves by hand. */
+static struct timespec fake_now;
+static void fake_clock(struct timespec *ts)
+{
+	*ts = fake_now;
+}
+static int fake_irqs;
+static void fake_irq(void *ctx)
+{
+	(void)ctx;
+	fake_irqs++;
+}
+
+TEST(rtc_set_time_persists_as_an_offset)
+{
+	struct rtc r;
+
+	fake_now.tv_sec = 1700000000; /* 2023-11-14 22:13:20 UTC */
+	rtc_init(&r, fake_irq, fake_clock, NULL);
+	CHECK_EQ(from_bcd(cmos(&r, 0x04)), 22);
+	/* What hwclock --systohc does: SET, the fields, SET off. 2030-01-02 03:04:05. */
+	cmos_write(&r, 0x0b, 0x80 | 0x02);
+	cmos_write(&r, 0x00, 0x05);
+	cmos_write(&r, 0x02, 0x04);
+	cmos_write(&r, 0x04, 0x03);
+	cmos_write(&r, 0x07, 0x02);
+	cmos_write(&r, 0x08, 0x01);
+	cmos_write(&r, 0x09, 0x30);
+	cmos_write(&r, 0x32, 0x20);
+	/* While SET, the registers hold what was written. */
+	CHECK_EQ(cmos(&r, 0x00), 0x05);
+	fake_now.tv_sec += 100;
+	CHECK_EQ(cmos(&r, 0x00), 0x05);
+	cmos_write(&r, 0x0b, 0x02);
+	fake_now.tv_sec += 61; /* the clock runs on from the set time */
+	CHECK_EQ(cmos(&r, 0x00), 0x06);
+	CHECK_EQ(cmos(&r, 0x02), 0x05);
+	CHECK_EQ(cmos(&r, 0x09), 0x30);
+	CHECK_EQ(cmos(&r, 0x32), 0x20);
+	/* 12-hour mode: 03 h is 3 AM; 15 h reads 0x83 (PM bit). */
+	cmos_write(&r, 0x0b, 0x00);
+	CHECK_EQ(cmos(&r, 0x04), 0x03);
+	fake_now.tv_sec += 12 * 3600;
+	CHECK_EQ(cmos(&r, 0x04), 0x83);
+	CHECK_EQ(fake_irqs, 0); /* nothing enabled, nothing raised */
+	rtc_destroy(&r);
+}
+
+TEST(rtc_alarm_update_and_periodic_interrupts)
+{
+	struct rtc r;
+
+	fake_irqs = 0;
+	fake_now.tv_sec = 1700000000; /* 22:13:20 */
+	rtc_init(&r, fake_irq, fake_clock, NULL);
+	cmos(&r, 0x0c);
+	/* Alarm at 22:13:25, seconds exact, minutes and hours "any". */
+	cmos_write(&r, 0x01, 0x25);
+	cmos_write(&r, 0x03, 0xc0);
+	cmos_write(&r, 0x05, 0xff);
+	cmos_write(&r, 0x0b, 0x02 | 0x20); /* AIE */
+	for (int i = 0; i < 4; i++) {
+		fake_now.tv_sec++;
+		rtc_tick(&r);
+	}
+	CHECK_EQ(fake_irqs, 0); /* 22:13:24: not yet */
+	fake_now.tv_sec++;
+	rtc_tick(&r);
+	CHECK_EQ(fake_irqs, 1);
+	/* The line stays up until C is read: no second edge. */
+	fake_now.tv_sec += 60;
+	rtc_tick(&r);
+	CHECK_EQ(fake_irqs, 1);
+	uint8_t c = cmos(&r, 0x0c);
+	CHECK((c & 0xa0) == 0xa0);   /* IRQF | AF */
+	CHECK_EQ(cmos(&r, 0x0c), 0); /* reading cleared it */
+	/* Update-ended: one per second while UIE is on. */
+	cmos_write(&r, 0x0b, 0x02 | 0x10);
+	fake_now.tv_sec++;
+	rtc_tick(&r);
+	CHECK_EQ(fake_irqs, 2);
+	CHECK_EQ(cmos(&r, 0x0c) & 0x90, 0x90);
+	rtc_tick(&r); /* same second: nothing */
+	CHECK_EQ(fake_irqs, 2);
+	/* Periodic: every tick while PIE is on and the rate is set. */
+	cmos_write(&r, 0x0a, 0x26);
+	cmos_write(&r, 0x0b, 0x02 | 0x40);
+	rtc_tick(&r);
+	CHECK_EQ(fake_irqs, 3);
+	CHECK_EQ(cmos(&r, 0x0c) & 0xc0, 0xc0);
+	cmos_write(&r, 0x0a, 0x20); /* rate 0: off */
+	rtc_tick(&r);
+	CHECK_EQ(fake_irqs, 3);
+	/* Polling with no interrupt enabled still sees the update flag. */
+	cmos_write(&r, 0x0b, 0x02);
+	fake_now.tv_sec++;
+	CHECK_EQ(cmos(&r, 0x0c) & 0x90, 0x10);
+	CHECK_EQ(fake_irqs, 3);
+	/* Garbage everywhere: no crash, C and D stay read-only. */
+	for (unsigned i = 0; i < 256; i++)
+		cmos_write(&r, (uint8_t)i, (uint8_t)(i * 37));
+	CHECK_EQ(cmos(&r, 0x0d), 0x80);
+	rtc_destroy(&r);
+}
+
+TEST(rtc_worker_raises_update_interrupts)
+{
+	struct rtc r;
+
+	fake_irqs = 0;
+	rtc_init(&r, fake_irq, NULL, NULL);
+	CHECK_EQ(rtc_start(&r), 0);
+	cmos_write(&r, 0x0b, 0x02 | 0x10); /* UIE */
+	int seen = 0;
+	for (int i = 0; i < 40 && seen < 2; i++) {
+		usleep(100000);
+		if (__atomic_load_n(&fake_irqs, __ATOMIC_SEQ_CST) > seen) {
+			seen++;
+			cmos(&r, 0x0c); /* ack, as the driver does */
+		}
+	}
+	CHECK(seen >= 2);
+	CHECK_EQ(rtc_pause(&r), 0);
+	CHECK_EQ(rtc_resume(&r), 0);
+	cmos_write(&r, 0x0b, 0x02);
+	rtc_destroy(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as cli/main.c */
@@ -438,5 +572,8 @@ int main(void)
 	RUN(i8042_reset_and_commands);
 	RUN(i8042_keyboard_answers_atkbd_and_sends_ctrl_alt_del);
 	RUN(rtc_reads_host_time);
+	RUN(rtc_set_time_persists_as_an_offset);
+	RUN(rtc_alarm_update_and_periodic_interrupts);
+	RUN(rtc_worker_raises_update_interrupts);
 	return test_summary();
 }
