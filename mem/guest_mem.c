@@ -45,6 +45,12 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, 
 	}
 	/* Guest RAM is large and rarely shared with a child: keep it out of core dumps. */
 	madvise(m->map, ram_size, MADV_DONTDUMP);
+	/* Transparent huge pages for the memfd where the host lets shared memory have them
+	 * (/sys/kernel/mm/transparent_hugepage/shmem_enabled = advise, within_size or always;
+	 * Debian's default is never, and then this does nothing). The memfd stays what it is
+	 * for: punching holes (the balloon) splits a huge page, snapshot files read it as
+	 * usual. */
+	madvise(m->map, ram_size, MADV_HUGEPAGE);
 	return 0;
 
 close_fd:
