@@ -74,3 +74,31 @@ $(O)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) core/config.h core/config_rl.h $(O)/l
 		-o $@ $(FUZZ_CONFIG_SRCS) $(O)/libarcvmm.a $(LDLIBS)
 
 fuzz: $(O)/fuzz/fuzz_config
+
+# The kernel loaders (boot/, instrumented): a user's --kernel file.
+FUZZ_LOADER_SRCS := tests/fuzz/fuzz_loader.c boot/elf.c boot/bzimage.c boot/boot.c
+
+$(O)/fuzz/fuzz_loader: $(FUZZ_LOADER_SRCS) boot/boot.h boot/image.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_LOADER_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+# The port-I/O devices (i8042, RTC, ACPI PM; instrumented).
+FUZZ_PIO_SRCS := tests/fuzz/fuzz_pio.c devices/i8042.c devices/rtc.c devices/acpi_pm.c
+
+$(O)/fuzz/fuzz_pio: $(FUZZ_PIO_SRCS) devices/i8042.h devices/rtc.h devices/acpi_pm.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_PIO_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio
+
+# The targets without a smoke run of their own get FUZZ_TIME / 6 each.
+fuzz-smoke-more: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio $(O)/fuzz/fuzz_balloon $(O)/fuzz/fuzz_config
+	@for t in loader pio balloon config; do \
+		mkdir -p $(O)/fuzz/corpus-$$t; \
+		seeds=; [ -d tests/fuzz/seeds-$$t ] && seeds=tests/fuzz/seeds-$$t; \
+		$(O)/fuzz/fuzz_$$t -max_total_time=$$(( $(FUZZ_TIME) / 6 + 1 )) -print_final_stats=1 \
+			$(O)/fuzz/corpus-$$t $$seeds || exit 1; \
+	done
+
+fuzz-smoke: fuzz-smoke-more
+.PHONY: fuzz-smoke-more
