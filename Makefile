@@ -1,5 +1,6 @@
 # arcvmm build. `make` builds build/arcvmm, the tiny test guests and the benches;
-# `make test` runs the whole suite (see tests/run); `make SAN=1` builds with ASan+UBSan
+# `make test` runs the whole suite (see tests/run); `make SAN=1` builds with ASan+UBSan,
+# `make TSAN=1` with ThreadSanitizer
 # into build-san/.
 #
 # Sources are found by wildcard: a new file in one of the layer folders is built without
@@ -17,6 +18,9 @@ endif
 ifeq ($(SAN),1)
 O := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(TSAN),1)
+O := build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
 O ?= build
 SANFLAGS :=

@@ -440,7 +440,7 @@ static int fake_irqs;
 static void fake_irq(void *ctx)
 {
 	(void)ctx;
-	fake_irqs++;
+	__atomic_add_fetch(&fake_irqs, 1, __ATOMIC_SEQ_CST);
 }
 
 TEST(rtc_set_time_persists_as_an_offset)

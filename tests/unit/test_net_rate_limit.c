@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -39,7 +40,7 @@ static double test_seconds(void)
 
 struct peer {
 	int fd;
-	volatile bool stop;
+	atomic_bool stop; /* set by the test, read by its threads */
 	uint64_t bytes, frames, out_of_order;
 	pthread_t th;
 };
