@@ -20,6 +20,11 @@
 #                         /balloon/statistics agrees with the guest's /proc/meminfo
 #                         (total_memory = MemTotal within 1%, free_memory = MemFree within
 #                         32 MiB, both read in the same second)
+#   balloon-deflate-on-oom  512 MiB, --balloon target=300M,deflate_on_oom (manual reclaim):
+#                         once the driver holds the 300 MiB, the guest writes 350 MiB into a
+#                         tmpfs — more than it has left — and the write succeeds with no
+#                         OOM kill, because the driver gives balloon pages back on OOM;
+#                         GET /balloon/statistics shows actual_mib below 300 afterwards
 # Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed".
 # Env: LT_TIMEOUT (s per minimal boot, 90).
 #
@@ -31,7 +36,7 @@ WORK=${WORK:-$(mktemp -d)}
 T=${LT_TIMEOUT:-90}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
-ALL="balloon-free-page-reporting balloon-inflate-api"
+ALL="balloon-free-page-reporting balloon-inflate-api balloon-deflate-on-oom"
 BASE="console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1"
 mkdir -p "$WORK" || exit 2
 
@@ -196,6 +201,51 @@ echo BAL-DONE'
 	grep -q '^BAL-DONE' "$con" || { why="the guest did not finish (exit $rc)"; return 1; }
 	[ "$rc" = 0 ] || { why="arcvmm exited $rc, expected 0"; return 1; }
 	: "$up"
+}
+
+t_balloon_deflate_on_oom() {
+	command -v curl >/dev/null || { why="no curl (needed for the API)"; return 1; }
+	con=$WORK/oom.console
+	errf=$WORK/oom.stderr
+	SOCK=$WORK/oom.sock
+	rm -f "$SOCK"
+	s='mi() { awk "/^$1:/ {print \$2}" /proc/meminfo; }
+i=0; while [ "$(mi MemAvailable)" -gt $((220 * 1024)) ] && [ $i -lt 120 ]; do sleep 1; i=$((i + 1)); done
+echo "OOM-INFLATED avail_kb=$(mi MemAvailable) after ${i}s"
+mkdir -p /fill && mount -t tmpfs -o size=400m none /fill || echo FILL-NO-TMPFS
+dd if=/dev/zero of=/fill/f bs=1M count=350 2>/dev/null
+echo "OOM-FILL rc=$? mib=$(du -m /fill/f | cut -f1) avail_kb=$(mi MemAvailable)"
+dmesg | grep -iE "killed process|out of memory" | sed "s/^/OOM-DMESG /"
+echo OOM-FILLED
+sleep 4
+echo OOM-DONE'
+	: >"$con.raw"
+	timeout -s KILL "$((T + 240))" "$ARCVMM" --api-sock "$SOCK" --kernel "$K" --initrd "$I" \
+		--memory 512M --net none --balloon target=300M,deflate_on_oom,stats=1 \
+		--memory-reclaim manual --cmdline "$BASE guest.cmd64=$(b64 "$s")" \
+		</dev/null >"$con.raw" 2>"$errf" &
+	tpid=$!
+	if ! wait_for "$con.raw" '^OOM-FILLED' "$((T + 200))"; then
+		kill -KILL $tpid 2>/dev/null; wait $tpid; finish
+		why="the guest never finished its fill"
+		return 1
+	fi
+	sleep 2 # a statistics round after the fill
+	curl -s --max-time 10 --unix-socket "$SOCK" http://localhost/balloon/statistics >"$WORK/oom.stats"
+	wait $tpid
+	rc=$?
+	finish
+	actual=$(sed -n 's/.*"actual_mib":\([0-9]*\).*/\1/p' "$WORK/oom.stats")
+	echo "# balloon-deflate-on-oom: $(grep '^OOM-INFLATED' "$con"); $(grep '^OOM-FILL ' "$con"); balloon actual_mib ${actual:-?} after the fill"
+	grep -q '^OOM-INFLATED avail_kb=' "$con" || { why="no inflate report"; return 1; }
+	i=$(sed -n 's/^OOM-INFLATED .* after \([0-9]*\)s/\1/p' "$con")
+	[ "${i:-120}" -lt 120 ] || { why="the balloon never took 300 MiB (MemAvailable stayed high)"; return 1; }
+	grep -q '^FILL-NO-TMPFS' "$con" && { why="the guest could not mount a tmpfs"; return 1; }
+	grep -q '^OOM-FILL rc=0 mib=350 ' "$con" || { why="the 350 MiB write failed: $(grep '^OOM-FILL' "$con")"; return 1; }
+	grep -qi '^OOM-DMESG.*killed process' "$con" && { why="the OOM killer ran: $(grep '^OOM-DMESG' "$con" | head -2)"; return 1; }
+	[ -n "$actual" ] && [ "$actual" -lt 300 ] || { why="actual_mib ${actual:-?} after the fill (want < 300): $(cat "$WORK/oom.stats")"; return 1; }
+	grep -q '^OOM-DONE' "$con" || { why="the guest did not finish (exit $rc)"; return 1; }
+	[ "$rc" = 0 ] || { why="arcvmm exited $rc, expected 0"; return 1; }
 }
 
 . "$(dirname "$0")/runner.inc"
