@@ -38,11 +38,13 @@ run() {
 		--cmdline "console=ttyS0 reboot=k panic=-1 guest.quiet=1 guest.cmd=dmesg" \
 		</dev/null 2>/dev/null | tr -d '\r' >"$W/con"
 	local a b
-	a=$(sed -n 's/^\[ *\([0-9.]*\)\] Unpacking initramfs.*/\1/p' "$W/con" | head -1)
+	a=$(sed -n 's/^\[ *\([0-9.]*\)\] \(Unpacking initramfs\|Trying to unpack rootfs\).*/\1/p' "$W/con" | head -1)
 	b=$(sed -n 's/^\[ *\([0-9.]*\)\] Freeing initrd memory.*/\1/p' "$W/con" | head -1)
 	read -r wall minflt <"$W/time"
 	if [ -z "$a" ] || [ -z "$b" ]; then
-		echo "$1 run: no unpack timestamps in the guest's dmesg" >&2
+		echo "$1 run: no unpack timestamps in the guest's dmesg:" >&2
+		grep -i 'initr\|unpack' "$W/con" | head -5 >&2
+		tail -5 "$W/con" >&2
 		return 1
 	fi
 	local u

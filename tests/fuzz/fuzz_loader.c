@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		enum boot_entry_mode mode;
 		enum boot_protocol proto = data[0] % 3 ? BOOT_PROTO_LINUX64 : BOOT_PROTO_PVH;
-		if (boot_load_elf(&mem, &img, proto, &entry, &mode, &kernel_end, err, sizeof(err)) ==
-		    0) {
+		if (boot_load_elf(&mem, &img, proto, &entry, &mode, &kernel_end, err,
+				  sizeof(err)) == 0) {
 			if (kernel_end > RAM)
 				abort();
 		} else if (!err[0]) {

@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else
 				i8042_pio(&kbd, port, &v, wr);
 		} else {
-			uint16_t port = (uint16_t)(ACPI_PM_PORT + (sel & 0x7f) % (ACPI_PM_PORTS + 2));
+			uint16_t port =
+			    (uint16_t)(ACPI_PM_PORT + (sel & 0x7f) % (ACPI_PM_PORTS + 2));
 			uint8_t buf[4] = {v, v, v, v};
 			unsigned sz = 1u << (fl >> 6 & 3);
 			if (sz > 4)
