@@ -43,16 +43,16 @@
 #include "util/log.h"
 #include "util/worker.h"
 
-#define HDR_LEN		 ((uint32_t)sizeof(struct virtio_vsock_hdr))
-#define NR_BUCKETS	 4096
-#define MAX_LINE_CONNS	 64
-#define RST_RING	 256
-#define PUMP_BUDGET	 256
-#define LINE_TIMEOUT_MS	 2000
+#define HDR_LEN		   ((uint32_t)sizeof(struct virtio_vsock_hdr))
+#define NR_BUCKETS	   4096
+#define MAX_LINE_CONNS	   64
+#define RST_RING	   256
+#define PUMP_BUDGET	   256
+#define LINE_TIMEOUT_MS	   2000
 #define CONNECT_TIMEOUT_MS 2000
-#define CLOSE_TIMEOUT_MS 2000
-#define CREDIT_THRESHOLD (VSOCK_BUF_ALLOC / 4)
-#define FIRST_HOST_PORT	 (1U << 30)
+#define CLOSE_TIMEOUT_MS   2000
+#define CREDIT_THRESHOLD   (VSOCK_BUF_ALLOC / 4)
+#define FIRST_HOST_PORT	   (1U << 30)
 
 enum conn_state { CONN_LINE, CONN_CONNECTING, CONN_OPEN };
 
@@ -74,19 +74,19 @@ struct conn {
 	uint32_t host_port, guest_port;
 	struct conn *hnext; /* hash chain */
 	struct list ctl, ready, timed;
-	uint64_t deadline_ms; /* on the timed list */
-	uint32_t pending;     /* P_* */
+	uint64_t deadline_ms;	 /* on the timed list */
+	uint32_t pending;	 /* P_* */
 	uint32_t shutdown_flags; /* what the next SHUTDOWN says */
 	bool is_hashed, is_readable, is_host_eof, is_guest_shut_send, is_guest_shut_rcv;
 	bool is_host_wr_shut, is_host_hup, is_closing, is_credit_requested;
 	/* guest → host */
-	uint32_t rx_cnt;	  /* bytes received from the guest */
-	uint32_t fwd_cnt;	  /* of those, written to the host socket */
-	uint32_t fwd_cnt_sent;	  /* fwd_cnt the guest last heard of */
-	uint8_t *buf;		  /* [VSOCK_BUF_ALLOC] ring of unwritten guest data, or NULL */
+	uint32_t rx_cnt;       /* bytes received from the guest */
+	uint32_t fwd_cnt;      /* of those, written to the host socket */
+	uint32_t fwd_cnt_sent; /* fwd_cnt the guest last heard of */
+	uint8_t *buf;	       /* [VSOCK_BUF_ALLOC] ring of unwritten guest data, or NULL */
 	uint32_t buf_head, buf_len;
 	/* host → guest */
-	uint32_t tx_cnt;	  /* bytes sent to the guest */
+	uint32_t tx_cnt; /* bytes sent to the guest */
 	uint32_t peer_buf_alloc, peer_fwd_cnt;
 };
 
@@ -137,7 +137,7 @@ static void list_add_tail(struct list *head, struct list *l)
 	head->prev = l;
 }
 
-#define conn_of(ptr, member) ((struct conn *)((char *)(ptr) - offsetof(struct conn, member)))
+#define conn_of(ptr, member) ((struct conn *)((char *)(ptr)-offsetof(struct conn, member)))
 
 static uint64_t now_ms(void)
 {
@@ -560,8 +560,9 @@ static int conn_flush(struct virtio_vsock *v, struct conn *c)
 {
 	while (c->buf_len) {
 		uint32_t first = VSOCK_BUF_ALLOC - c->buf_head;
-		struct iovec iov[2] = {{c->buf + c->buf_head, first < c->buf_len ? first : c->buf_len},
-				       {c->buf, c->buf_len > first ? c->buf_len - first : 0}};
+		struct iovec iov[2] = {
+		    {c->buf + c->buf_head, first < c->buf_len ? first : c->buf_len},
+		    {c->buf, c->buf_len > first ? c->buf_len - first : 0}};
 		ssize_t n = writev(c->fd, iov, iov[1].iov_len ? 2 : 1);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -681,8 +682,7 @@ static void tx_packet(struct virtio_vsock *v, const struct virtq_chain *ch)
 
 	if (ch->nr_in || virtq_chain_read(ch, 0, &h, HDR_LEN) != HDR_LEN)
 		goto bad;
-	if (h.src_cid != v->cfg.guest_cid || h.len > VSOCK_MAX_PKT ||
-	    h.len > ch->out_len - HDR_LEN)
+	if (h.src_cid != v->cfg.guest_cid || h.len > VSOCK_MAX_PKT || h.len > ch->out_len - HDR_LEN)
 		goto bad;
 	if (h.dst_cid != VSOCK_HOST_CID || h.type != VSOCK_TYPE_STREAM) {
 		queue_rst(v, &h);

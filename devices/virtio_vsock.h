@@ -52,12 +52,12 @@
 #define VSOCK_TXQ 1
 #define VSOCK_EVQ 2
 
-#define VSOCK_HOST_CID	  2
-#define VSOCK_BUF_ALLOC	  (256 * 1024)
-#define VSOCK_MAX_CONNS	  4096
-#define VSOCK_MAX_PKT	  (64 * 1024) /* largest payload accepted in one packet */
-#define VSOCK_LINE_MAX	  32	      /* "CONNECT 4294967295\n" is 19 bytes */
-#define VSOCK_UDS_MAX	  100	      /* sun_path is 108; leave room for "_<port>" */
+#define VSOCK_HOST_CID	2
+#define VSOCK_BUF_ALLOC (256 * 1024)
+#define VSOCK_MAX_CONNS 4096
+#define VSOCK_MAX_PKT	(64 * 1024) /* largest payload accepted in one packet */
+#define VSOCK_LINE_MAX	32	    /* "CONNECT 4294967295\n" is 19 bytes */
+#define VSOCK_UDS_MAX	100	    /* sun_path is 108; leave room for "_<port>" */
 
 /* The packet header (virtio 1.2, 5.10.6), little-endian. */
 struct virtio_vsock_hdr {
@@ -117,13 +117,13 @@ int virtio_vsock_connect(struct virtio_vsock *v, uint32_t port, int timeout_ms);
 int virtio_vsock_listen(struct virtio_vsock *v, uint32_t port);
 
 struct virtio_vsock_stats {
-	uint64_t nr_conns;	       /* open now */
-	uint64_t nr_bad_pkts;	       /* malformed or spoofed packets dropped */
-	uint64_t nr_rst_sent;	       /* resets sent to the guest */
-	uint64_t nr_rst_dropped;       /* resets that did not fit the pending ring */
-	uint64_t nr_tx_bytes;	       /* guest → host */
-	uint64_t nr_rx_bytes;	       /* host → guest */
-	uint64_t buffered_bytes;       /* guest data waiting for host sockets */
+	uint64_t nr_conns;	 /* open now */
+	uint64_t nr_bad_pkts;	 /* malformed or spoofed packets dropped */
+	uint64_t nr_rst_sent;	 /* resets sent to the guest */
+	uint64_t nr_rst_dropped; /* resets that did not fit the pending ring */
+	uint64_t nr_tx_bytes;	 /* guest → host */
+	uint64_t nr_rx_bytes;	 /* host → guest */
+	uint64_t buffered_bytes; /* guest data waiting for host sockets */
 };
 /* Racy reads, for tests and metrics. */
 void virtio_vsock_get_stats(const struct virtio_vsock *v, struct virtio_vsock_stats *s);
