@@ -74,3 +74,20 @@ $(O)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) core/config.h core/config_rl.h $(O)/l
 		-o $@ $(FUZZ_CONFIG_SRCS) $(O)/libarcvmm.a $(LDLIBS)
 
 fuzz: $(O)/fuzz/fuzz_config
+
+# The hybrid vsock's CONNECT line parser (what a host peer on uds_path writes).
+FUZZ_VSOCK_SRCS := tests/fuzz/fuzz_vsock.c devices/virtio_vsock.c
+
+$(O)/fuzz/fuzz_vsock: $(FUZZ_VSOCK_SRCS) devices/virtio_vsock.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_VSOCK_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_vsock
+
+fuzz-smoke-vsock: $(O)/fuzz/fuzz_vsock
+	@mkdir -p $(O)/fuzz/corpus-vsock
+	$(O)/fuzz/fuzz_vsock -max_total_time=$$(( $(FUZZ_TIME) / 3 )) -print_final_stats=1 \
+		$(O)/fuzz/corpus-vsock tests/fuzz/seeds-vsock
+
+.PHONY: fuzz-smoke-vsock
+fuzz-smoke: fuzz-smoke-vsock
