@@ -919,9 +919,9 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		goto unknown;
 
 	/* Every PUT and PATCH takes a JSON object. */
-	static const char *const unsupported[] = {"/vsock",  "/snapshot/create", "/snapshot/load",
-						  "/mmds",   "/mmds/config",	 "/cpu-config",
-						  "/serial", "/hotplug/memory",	 NULL};
+	static const char *const unsupported[] = {
+	    "/snapshot/create", "/snapshot/load", "/mmds",	     "/mmds/config",
+	    "/cpu-config",	"/serial",	  "/hotplug/memory", NULL};
 	for (unsigned i = 0; unsupported[i]; i++)
 		if (!strcmp(url, unsupported[i]) || has_prefix(url, "/pmem/", &id))
 			return api_fault(out, MHD_HTTP_BAD_REQUEST,

@@ -71,11 +71,16 @@ static int rd(int fd, void *b, size_t n)
 static const char *ename(int e)
 {
 	switch (e) {
-	case ECONNRESET: return "ECONNRESET";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case ENOENT: return "ENOENT";
-	default: return strerror(e);
+	case ECONNRESET:
+		return "ECONNRESET";
+	case ECONNREFUSED:
+		return "ECONNREFUSED";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case ENOENT:
+		return "ENOENT";
+	default:
+		return strerror(e);
 	}
 }
 
@@ -179,7 +184,8 @@ static int server(const char *addr, int nconn)
 {
 	int lfd;
 	if (!strncmp(addr, "vsock:", 6)) {
-		struct sockaddr_vm sv = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+		struct sockaddr_vm sv = {.svm_family = AF_VSOCK,
+					 .svm_cid = VMADDR_CID_ANY,
 					 .svm_port = (unsigned)atoi(addr + 6)};
 		lfd = socket(AF_VSOCK, SOCK_STREAM, 0);
 		if (lfd < 0 || bind(lfd, (struct sockaddr *)&sv, sizeof(sv)) < 0)
@@ -288,8 +294,8 @@ static int client(const char *addr, char mode, uint64_t bytes)
 		}
 	}
 	double dt = now() - t0;
-	printf("VSOCKT client %s %c ok bytes=%llu MBps=%.1f\n", addr, mode,
-	       (unsigned long long)got, got / dt / 1e6);
+	printf("VSOCKT client %s %c ok bytes=%llu MBps=%.1f\n", addr, mode, (unsigned long long)got,
+	       got / dt / 1e6);
 	close(fd);
 	return got == bytes ? 0 : 1;
 }
