@@ -14,6 +14,8 @@
 #   vsock-many               256 concurrent host connections, 4 KiB echo each, all checked
 #   vsock-guest-echo         guest connect to CID 2 port 5000 (uds_path_5000), 16 MiB echo
 #   vsock-guest-sink         16 MiB guest → host sink with checksum
+#   vsock-pause-resume       a 16 MiB guest → host transfer with the VM paused for 3 s in the
+#                            middle (PATCH /vm over --api-sock, curl): every byte arrives
 #   vsock-guest-refused      guest connect to port 5001 (nobody at uds_path_5001): the
 #                            guest gets ECONNRESET or ECONNREFUSED at once
 # Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed". Throughput lines
@@ -29,7 +31,7 @@ T=${LT_TIMEOUT:-240}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
 VSOCKT=${VSOCKT:-$(dirname "$ARCVMM")/guest-tools/vsockt}
-ALL="vsock-no-guest-listener vsock-host-echo vsock-host-to-guest vsock-guest-to-host-gen vsock-many vsock-guest-echo vsock-guest-sink vsock-guest-refused"
+ALL="vsock-no-guest-listener vsock-host-echo vsock-host-to-guest vsock-guest-to-host-gen vsock-many vsock-guest-echo vsock-guest-sink vsock-guest-refused vsock-pause-resume"
 mkdir -p "$WORK" || exit 2
 . "$(dirname "$0")/runner.inc"
 
@@ -48,12 +50,12 @@ boot() {
 	rm -f "$U" "${U}_5000" "${U}_5001"
 	"$VSOCKT" server "unix:${U}_5000" 3 >"$WORK/hostserver.out" 2>&1 &
 	hs=$!
-	gcmd="/vsockt server vsock:1024 259 & S=\$!; sleep 1;
+	gcmd="/vsockt server vsock:1024 260 & S=\$!; sleep 1;
 /vsockt client vsock:2:5000 e $M; /vsockt client vsock:2:5000 s $M;
 /vsockt client vsock:2:5001 e 10; wait \$S; echo guest-done"
 	b64=$(printf '%s' "$gcmd" | base64 | tr -d '\n')
 	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$WORK/initrd" --memory 512M \
-		--vsock "cid=3,uds=$U" \
+		--vsock "cid=3,uds=$U" --api-sock "$WORK/api.sock" \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$b64" \
 		>"$con.raw" 2>"$errf" &
 	vm=$!
@@ -72,6 +74,21 @@ boot() {
 		"$VSOCKT" client "hyb:$U:1024" s $M
 		"$VSOCKT" client "hyb:$U:1024" g $M
 		"$VSOCKT" many "hyb:$U:1024" 256
+		"$VSOCKT" client "hyb:$U:1024" g $M >"$WORK/pause.out" 2>&1 &
+		pc=$!
+		sleep 1
+		if command -v curl >/dev/null; then
+			for st in Paused Resumed; do
+				[ $st = Resumed ] && sleep 3
+				echo "pause: $st $(curl -s -o /dev/null -w '%{http_code}' --max-time 30 \
+					--unix-socket "$WORK/api.sock" -X PATCH -H 'Content-Type: application/json' \
+					-d "{\"state\": \"$st\"}" http://localhost/vm)"
+			done
+		else
+			echo "pause: no curl"
+		fi
+		wait $pc
+		echo "pause: $(cat "$WORK/pause.out")"
 	} >>"$WORK/host.out" 2>&1
 	wait $vm
 	kill $hs 2>/dev/null
@@ -90,6 +107,7 @@ t_vsock_guest_to_host_gen() { host_has "VSOCKT client hyb:$U:1024 g ok bytes=$M"
 t_vsock_many() { host_has "VSOCKT many hyb:$U:1024 ok conns=256 good=256"; }
 t_vsock_guest_echo() { guest_has "VSOCKT client vsock:2:5000 e ok bytes=$M"; }
 t_vsock_guest_sink() { guest_has "VSOCKT client vsock:2:5000 s ok bytes=$M"; }
+t_vsock_pause_resume() { host_has "pause: Paused 204" && host_has "pause: Resumed 204" && host_has "pause: VSOCKT client hyb:$U:1024 g ok bytes=$M"; }
 t_vsock_guest_refused() { guest_has "VSOCKT client vsock:2:5001 FAIL connect errno=ECONN"; }
 
 run_all "$@"
