@@ -111,6 +111,7 @@ unit: $(UNIT_BINS)
 -include bench/blk/blk.mk
 -include bench/net/net.mk
 -include bench/api/api.mk
+-include tests/guest-tools/tools.mk
 guests::
 benches::
 

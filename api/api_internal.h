@@ -30,7 +30,7 @@ struct api_server {
 	bool is_vm_ours; /* created by InstanceStart (the command destroys it either way) */
 
 	/* Pre-boot pieces, as they were PUT (checked). NULL: not given. */
-	cJSON *boot_source, *machine_config, *balloon;
+	cJSON *boot_source, *machine_config, *balloon, *vsock;
 	cJSON *drives[API_MAX_DRIVES];
 	unsigned nr_drives;
 	cJSON *nets[API_MAX_NETS];

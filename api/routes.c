@@ -732,6 +732,8 @@ static char *assemble(struct api_server *s, struct api_reply *out)
 	}
 	if (s->balloon)
 		cJSON_AddItemToObject(doc, "balloon", cJSON_Duplicate(s->balloon, 1));
+	if (s->vsock)
+		cJSON_AddItemToObject(doc, "vsock", cJSON_Duplicate(s->vsock, 1));
 	if (s->has_entropy_off)
 		cJSON_AddBoolToObject(doc, "entropy", 0);
 	text = cJSON_PrintUnformatted(doc);
@@ -859,6 +861,8 @@ static void get_vm_config(struct api_server *s, struct api_reply *out)
 		cJSON_AddItemToArray(n, cJSON_Duplicate(s->nets[i], 1));
 	if (s->balloon)
 		cJSON_AddItemToObject(o, "balloon", cJSON_Duplicate(s->balloon, 1));
+	if (s->vsock)
+		cJSON_AddItemToObject(o, "vsock", cJSON_Duplicate(s->vsock, 1));
 	reply_json(out, MHD_HTTP_OK, o);
 }
 
@@ -915,9 +919,9 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		goto unknown;
 
 	/* Every PUT and PATCH takes a JSON object. */
-	static const char *const unsupported[] = {"/vsock",  "/snapshot/create", "/snapshot/load",
-						  "/mmds",   "/mmds/config",	 "/cpu-config",
-						  "/serial", "/hotplug/memory",	 NULL};
+	static const char *const unsupported[] = {
+	    "/snapshot/create", "/snapshot/load", "/mmds",	     "/mmds/config",
+	    "/cpu-config",	"/serial",	  "/hotplug/memory", NULL};
 	for (unsigned i = 0; unsupported[i]; i++)
 		if (!strcmp(url, unsupported[i]) || has_prefix(url, "/pmem/", &id))
 			return api_fault(out, MHD_HTTP_BAD_REQUEST,
@@ -939,7 +943,7 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		patch_net(s, id, b, out);
 	} else if (is_started(s) &&
 		   (!strcmp(url, "/boot-source") || !strcmp(url, "/machine-config") ||
-		    !strcmp(url, "/balloon") || !strcmp(url, "/logger") ||
+		    !strcmp(url, "/balloon") || !strcmp(url, "/logger") || !strcmp(url, "/vsock") ||
 		    !strcmp(url, "/metrics") || !strcmp(url, "/entropy") ||
 		    !strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20))) {
 		api_fault(out, MHD_HTTP_BAD_REQUEST, NOT_AFTER_BOOT);
@@ -964,6 +968,14 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		if (!check_piece("balloon", b, false, "PUT /balloon", out)) {
 			cJSON_Delete(s->balloon);
 			s->balloon = cJSON_Duplicate(b, 1);
+			reply_ok(out);
+		}
+	} else if (is_put && !strcmp(url, "/vsock")) {
+		/* Firecracker: {"guest_cid", "uds_path"[, "vsock_id"]}, 204; 400 with
+		 * fault_message for a bad CID or path; a second PUT replaces the first. */
+		if (!check_piece("vsock", b, false, "PUT /vsock", out)) {
+			cJSON_Delete(s->vsock);
+			s->vsock = cJSON_Duplicate(b, 1);
 			reply_ok(out);
 		}
 	} else if (is_put && !strcmp(url, "/logger")) {

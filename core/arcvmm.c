@@ -11,6 +11,7 @@
 #include "core/jail.h"
 #include "core/vm.h"
 #include "devices/virtio_balloon.h"
+#include "devices/virtio_vsock.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "hv/hv.h"
@@ -645,4 +646,51 @@ int arcvmm_balloon_set_stats_interval(struct arcvmm_vm *v, uint32_t seconds)
 	if (r == -EINVAL)
 		return set_error(r, "balloon statistics cannot be turned off after boot");
 	return r ? set_error(r, "balloon: %s", strerror(-r)) : 0;
+}
+
+/* --- vsock --- */
+
+int arcvmm_config_set_vsock(struct arcvmm_config *c, uint32_t guest_cid, const char *uds_path)
+{
+	char spec[VSOCK_UDS_MAX + 64], err[1024] = "";
+
+	if (!c || !uds_path)
+		return set_error(-EINVAL, "vsock: no uds path");
+	if (strlen(uds_path) > VSOCK_UDS_MAX)
+		return set_error(-EINVAL, "vsock: uds path: too long (at most %d bytes)",
+				 VSOCK_UDS_MAX);
+	if (strchr(uds_path, ','))
+		return set_error(-EINVAL, "vsock: uds path %s: no ',' allowed", uds_path);
+	snprintf(spec, sizeof(spec), "cid=%u,uds=%s", guest_cid, uds_path);
+	int r = config_set_vsock(&c->cfg, spec, err, sizeof(err));
+	return r ? core_error(r, err) : 0;
+}
+
+#define GET_VSOCK(v, d)                             \
+	CHECK_VM(v);                                \
+	struct virtio_vsock *d = vm_vsock((v)->vm); \
+	if (!d)                                     \
+	return set_error(-ENODEV, "the VM has no vsock device")
+
+int arcvmm_vsock_connect(struct arcvmm_vm *v, uint32_t port, char *err, size_t errlen)
+{
+	GET_VSOCK(v, d);
+	int fd = virtio_vsock_connect(d, port, 5000);
+	if (fd >= 0)
+		return fd;
+	int r = set_error(fd, "vsock: connect to guest port %u: %s", port,
+			  fd == -ECONNREFUSED ? "no guest listener (connection refused)"
+			  : fd == -ETIMEDOUT  ? "the guest did not answer"
+					      : strerror(-fd));
+	if (err && errlen)
+		snprintf(err, errlen, "%s", arcvmm_last_error());
+	return r;
+}
+
+int arcvmm_vsock_listen(struct arcvmm_vm *v, uint32_t port)
+{
+	GET_VSOCK(v, d);
+	int fd = virtio_vsock_listen(d, port);
+	return fd >= 0 ? fd
+		       : set_error(fd, "vsock: listen on host port %u: %s", port, strerror(-fd));
 }

@@ -65,6 +65,7 @@ void config_fini(struct vm_config *c)
 		free(c->disks[i].id);
 	}
 	free(c->balloon);
+	free(c->vsock_uds);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -704,11 +705,10 @@ static bool has_escaped_nul(const char *text)
 int config_parse_json(struct vm_config *c, const char *text, const char *name, char *err,
 		      size_t errlen)
 {
-	static const char *const known[] = {"boot-source", "machine-config",
-					    "drives",	   "network-interfaces",
-					    "console",	   "entropy",
-					    "logger",	   "metrics",
-					    "balloon",	   NULL};
+	static const char *const known[] = {
+	    "boot-source", "machine-config", "drives", "network-interfaces",
+	    "console",	   "entropy",	     "logger", "metrics",
+	    "balloon",	   "vsock",	     NULL};
 	cJSON *root;
 	const cJSON *it;
 	int r;
@@ -760,6 +760,9 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 	}
 	if ((it = cJSON_GetObjectItemCaseSensitive(root, "balloon")) &&
 	    (r = config_parse_balloon_json(c, it, name, err, errlen)))
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "vsock")) &&
+	    (r = config_parse_vsock_json(c, it, name, err, errlen)))
 		goto out;
 out:
 	cJSON_Delete(root);
@@ -836,6 +839,9 @@ void config_usage(FILE *f)
 	      "                       (default: user when built with libslirp)\n"
 	      "  --console MODE       serial (default: ttyS0) or virtio (hvc0)\n"
 	      "  --no-rng             no virtio-rng device\n"
+	      "  --vsock cid=N,uds=PATH  virtio-vsock: guest CID N (>= 3); host side on Unix\n"
+	      "                       socket PATH (Firecracker's CONNECT protocol; guest\n"
+	      "                       connects to PATH_<port>)\n"
 	      "  --balloon target=SIZE[,deflate_on_oom][,stats=SECONDS][,free_page_reporting]\n"
 	      "                       virtio-balloon: SIZE of guest RAM to reclaim (e.g. 128M)\n"
 	      "  --memory-reclaim MODE[,floor=SIZE][,step=SIZE][,interval=S][,pressure=HI[:LO]]\n"
@@ -877,6 +883,7 @@ enum {
 	OPT_JAIL_UID,
 	OPT_JAIL_GID,
 	OPT_BALLOON,
+	OPT_VSOCK,
 	OPT_MEMORY_RECLAIM,
 };
 
@@ -895,6 +902,7 @@ static const struct option long_opts[] = {
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"balloon", required_argument, NULL, OPT_BALLOON},
+    {"vsock", required_argument, NULL, OPT_VSOCK},
     {"memory-reclaim", required_argument, NULL, OPT_MEMORY_RECLAIM},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -994,6 +1002,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_BALLOON:
 			r = config_set_balloon(c, optarg, err, errlen);
+			break;
+		case OPT_VSOCK:
+			r = config_set_vsock(c, optarg, err, errlen);
 			break;
 		case OPT_MEMORY_RECLAIM:
 			r = config_parse_reclaim(&c->reclaim, optarg, err, errlen);

@@ -94,6 +94,9 @@ struct vm_config {
 	/* --memory-reclaim / "balloon"."memory_reclaim" and the reclaim_* fields (only with a
 	 * balloon); zero fields take core/reclaim.h's defaults, the mode is AUTO. */
 	struct reclaim_config reclaim;
+	/* --vsock / "vsock" (core/config_vsock.c): vsock_uds NULL means no vsock device. */
+	uint64_t vsock_cid;
+	char *vsock_uds;
 };
 
 #define CONFIG_DEFAULT_CMDLINE \
@@ -139,5 +142,10 @@ int config_parse_reclaim(struct reclaim_config *r, const char *spec, char *err, 
 struct cJSON;
 int config_parse_balloon_json(struct vm_config *c, const struct cJSON *obj, const char *name,
 			      char *err, size_t errlen);
+/* core/config_vsock.c: --vsock cid=N,uds=PATH (a second one is an error) and the JSON
+ * "vsock" object {guest_cid, uds_path}. 0 or -EINVAL with err. */
+int config_set_vsock(struct vm_config *c, const char *spec, char *err, size_t errlen);
+int config_parse_vsock_json(struct vm_config *c, const struct cJSON *obj, const char *name,
+			    char *err, size_t errlen);
 
 #endif

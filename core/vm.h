@@ -82,6 +82,8 @@ struct virtio_net *vm_net(struct vm *vm, unsigned index);
 unsigned vm_nr_disks(struct vm *vm);
 unsigned vm_nr_nets(struct vm *vm);
 struct virtio_balloon *vm_balloon(struct vm *vm);
+struct virtio_vsock;
+struct virtio_vsock *vm_vsock(struct vm *vm); /* NULL: no vsock device */
 uint64_t vm_mem_size(struct vm *vm);
 /* Stops whatever still runs and frees everything. NULL is fine. */
 void vm_destroy(struct vm *vm);

@@ -12,6 +12,7 @@
 #include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
+#include "devices/virtio_vsock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -148,7 +149,23 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 			return r;
 		vm->balloon = b; /* for the control plane: virtio_balloon_set_target() etc. */
 	}
+	if (cfg->vsock_uds) {
+		struct virtio_vsock_config vc = {.guest_cid = cfg->vsock_cid};
+		snprintf(vc.uds_path, sizeof(vc.uds_path), "%s", cfg->vsock_uds);
+		struct virtio_vsock *v = virtio_vsock_create(&vc, err, errlen);
+		if (!v)
+			return errno ? -errno : -EINVAL;
+		r = vm_devices_add(vm, &virtio_vsock_ops, v, err, errlen);
+		if (r)
+			return r;
+		vm->vsock = v; /* for arcvmm_vsock_connect() / _listen() */
+	}
 	return 0;
+}
+
+struct virtio_vsock *vm_vsock(struct vm *vm)
+{
+	return vm->vsock;
 }
 
 /* ACPI tables (after the kernel is loaded: they go in the reserved low area, and the RSDP

@@ -50,6 +50,7 @@ struct vm {
 	unsigned nr_virtio;
 	struct virtio_balloon *balloon; /* owned by its transport in virtio[]; NULL: none */
 	struct reclaim *reclaim;	/* core/reclaim.c, with the balloon; NULL: none */
+	struct virtio_vsock *vsock;	/* owned by its transport in virtio[]; NULL: none */
 	/* For counters and run-time changes; owned by their transports in virtio[]. */
 	struct virtio_blk *blks[VM_MAX_DISKS];
 	unsigned nr_blks;

@@ -237,6 +237,27 @@ int arcvmm_balloon_get_stats(struct arcvmm_vm *vm, struct arcvmm_balloon_stats *
 /* -ENOTSUP if statistics were off at create; -EINVAL for 0 (they cannot be turned off). */
 int arcvmm_balloon_set_stats_interval(struct arcvmm_vm *vm, uint32_t seconds);
 
+/* virtio-vsock (Firecracker's hybrid vsock: the host side is Unix sockets).
+ * arcvmm_config_set_vsock: guest CID (>= 3) and uds_path; a host program connects to
+ * uds_path and writes "CONNECT <port>\n" to reach guest port <port> (answer "OK <n>\n"),
+ * and a guest connect() to CID 2 port P reaches whoever listens on "<uds_path>_<P>".
+ * Same as --vsock cid=N,uds=PATH / the JSON "vsock" object. */
+int arcvmm_config_set_vsock(struct arcvmm_config *c, uint32_t guest_cid, const char *uds_path);
+/* In-process connect to guest port `port`: returns a connected stream socket (close it to
+ * end the connection; shutdown(SHUT_WR) half-closes) or -errno with the reason in err
+ * (may be NULL) and arcvmm_last_error(): -ECONNREFUSED if nothing listens in the guest,
+ * -ETIMEDOUT if the guest does not answer within 5 s, -ENODEV without a vsock device.
+ * Blocks the calling thread until the guest answers; do not call it from a callback the
+ * VM runs. It goes through uds_path and the CONNECT protocol, so it costs what an outside
+ * client does. */
+int arcvmm_vsock_connect(struct arcvmm_vm *vm, uint32_t port, char *err, size_t errlen);
+/* Accepting guest-initiated connections in-process: returns a listening Unix socket bound
+ * at "<uds_path>_<port>" (blocking, CLOEXEC); accept() on it yields one stream socket per
+ * guest connect() to CID 2 port `port` (poll it for readability to accept without
+ * blocking). Close it to stop listening (the path is left behind; the next listen on that
+ * port replaces it). -errno on failure. */
+int arcvmm_vsock_listen(struct arcvmm_vm *vm, uint32_t port);
+
 #ifdef __cplusplus
 }
 #endif

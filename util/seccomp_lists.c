@@ -77,6 +77,13 @@ static const char *const console[] = {"fcntl", END};
 
 static const char *const rng[] = {END};
 
+/* The vsock worker ("vsock", kind WORKER): accepts on uds_path, connects to
+ * uds_path_<port>, peeks at the CONNECT line. A worker started by a vCPU also keeps the
+ * vCPU's filter, whose slirp part holds these too. */
+static const char *const vsock[] = {
+    "socket", "connect", "accept4", "shutdown", "sendto", "recvfrom", "fcntl", END,
+};
+
 /* libslirp opens, connects and accepts host sockets for the guest's flows and reads
  * /etc/resolv.conf for the DNS address. */
 static const char *const slirp[] = {
@@ -190,7 +197,7 @@ static const char *const *const parts[SECCOMP_KIND_COUNT][6] = {
     [SECCOMP_KIND_CONSOLE] = {common, console, END},
     [SECCOMP_KIND_RNG] = {common, rng, END},
     [SECCOMP_KIND_SLIRP] = {common, slirp, END},
-    [SECCOMP_KIND_WORKER] = {common, blk, net, console, END},
+    [SECCOMP_KIND_WORKER] = {common, blk, net, console, vsock, END},
 };
 
 const char *const *const *seccomp_list_parts(enum seccomp_kind kind)

@@ -102,3 +102,20 @@ fuzz-smoke-more: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio $(O)/fuzz/fuzz_balloon
 
 fuzz-smoke: fuzz-smoke-more
 .PHONY: fuzz-smoke-more
+
+# The hybrid vsock's CONNECT line parser (what a host peer on uds_path writes).
+FUZZ_VSOCK_SRCS := tests/fuzz/fuzz_vsock.c devices/virtio_vsock.c
+
+$(O)/fuzz/fuzz_vsock: $(FUZZ_VSOCK_SRCS) devices/virtio_vsock.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_VSOCK_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_vsock
+
+fuzz-smoke-vsock: $(O)/fuzz/fuzz_vsock
+	@mkdir -p $(O)/fuzz/corpus-vsock
+	$(O)/fuzz/fuzz_vsock -max_total_time=$$(( $(FUZZ_TIME) / 3 )) -print_final_stats=1 \
+		$(O)/fuzz/corpus-vsock tests/fuzz/seeds-vsock
+
+.PHONY: fuzz-smoke-vsock
+fuzz-smoke: fuzz-smoke-vsock

@@ -107,6 +107,11 @@ make_job() {
 		cp -L "$peer" "$NESTED_JOB/bin/bench/net/net_peer"
 		nested_job_add_libs "$peer"
 	fi
+	# tests/linux/vsock.sh's static tool and its cpio.gz (make guest-tools), beside arcvmm.
+	if [ -d "$(dirname "$arcvmm")/guest-tools" ]; then
+		mkdir -p "$NESTED_JOB/bin/guest-tools"
+		cp -L "$(dirname "$arcvmm")"/guest-tools/* "$NESTED_JOB/bin/guest-tools/"
+	fi
 	# tests/linux/control.sh drives the REST API with a real HTTP client.
 	local curl
 	curl=$(command -v curl) && nested_job_add_bin "$curl" curl

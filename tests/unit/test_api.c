@@ -80,7 +80,7 @@ TEST(unknown_paths_methods_and_bodies)
 	CHECK(FAULT("not valid JSON"));
 	CHECK_EQ(req(s, "PUT", "/machine-config", "[1, 2]"), 400);
 	CHECK(FAULT("must be a JSON object"));
-	CHECK_EQ(req(s, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v\"}"), 400);
+	CHECK_EQ(req(s, "PUT", "/mmds", "{\"guest_cid\": 3}"), 400);
 	CHECK(FAULT("not supported by arcvmm"));
 	CHECK_EQ(req(s, "PUT", "/snapshot/create", "{}"), 400);
 	CHECK_EQ(req(s, "PUT", "/pmem/p0", "{}"), 400);
@@ -237,6 +237,28 @@ TEST(balloon_and_logger_before_boot)
 	server_free(s);
 }
 
+TEST(vsock_before_boot)
+{
+	struct api_server *s = server();
+
+	CHECK_EQ(req(s, "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}"), 400);
+	CHECK(FAULT("cid 2"));
+	CHECK_EQ(req(s, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/no/such/dir/v\"}"),
+		 400);
+	CHECK(FAULT("does not exist"));
+	CHECK_EQ(req(s, "PUT", "/vsock", "{\"guest_cid\": 3}"), 400);
+	CHECK(FAULT("uds_path"));
+	CHECK_EQ(req(s, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v\", \"x\": 1}"),
+		 400);
+	CHECK_EQ(req(s, "PUT", "/vsock",
+		     "{\"vsock_id\": \"vsock0\", \"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}"),
+		 204);
+	CHECK_EQ(req(s, "PUT", "/vsock", "{\"guest_cid\": 4, \"uds_path\": \"/tmp/v.sock\"}"), 204);
+	CHECK_EQ(req(s, "GET", "/vm/config", NULL), 200);
+	CHECK(strstr(last_body, "\"guest_cid\":4"));
+	server_free(s);
+}
+
 int main(void)
 {
 	arcvmm_set_log_level(0);
@@ -246,5 +268,6 @@ int main(void)
 	RUN(boot_source_drives_nets);
 	RUN(actions_and_vm_before_boot);
 	RUN(balloon_and_logger_before_boot);
+	RUN(vsock_before_boot);
 	return test_summary();
 }

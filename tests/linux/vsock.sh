@@ -1,0 +1,113 @@
+#!/bin/sh
+# tests/linux/vsock.sh — virtio-vsock with Firecracker's hybrid host side, seen by a Linux
+# guest (POSIX sh; runs under busybox in the nested L1, or on a host with hardware KVM).
+#
+#   ARCVMM=build/arcvmm GUEST_DIR=../shared/guest WORK=/tmp/w sh tests/linux/vsock.sh [TEST...]
+#
+# One boot of the minimal kernel (vsock built in) with --vsock cid=3,uds=$WORK/v.sock and
+# build/guest-tools/vsockt appended to the initramfs. The guest runs a vsockt server on
+# port 1024 and, as a client, talks to a host vsockt server on $WORK/v.sock_5000.
+#   vsock-no-guest-listener  host CONNECT 9999 (nobody listens in the guest): closed, no OK
+#   vsock-host-echo          host CONNECT 1024 → OK, 16 MiB echoed back, every byte checked
+#   vsock-host-to-guest      16 MiB host → guest, the guest's count and FNV hash agree
+#   vsock-guest-to-host-gen  16 MiB generated in the guest, checked on the host
+#   vsock-many               256 concurrent host connections, 4 KiB echo each, all checked
+#   vsock-guest-echo         guest connect to CID 2 port 5000 (uds_path_5000), 16 MiB echo
+#   vsock-guest-sink         16 MiB guest → host sink with checksum
+#   vsock-pause-resume       a 16 MiB guest → host transfer with the VM paused for 3 s in the
+#                            middle (PATCH /vm over --api-sock, curl): every byte arrives
+#   vsock-guest-refused      guest connect to port 5001 (nobody at uds_path_5001): the
+#                            guest gets ECONNRESET or ECONNREFUSED at once
+# Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed". Throughput lines
+# ("VSOCKT client ... MBps=...") are printed too (figures for the README).
+# Env: LT_TIMEOUT (s for the boot, 240), VSOCKT (the tool; default beside $ARCVMM).
+#
+# Trusts: nothing the guest prints (only matched against patterns).
+
+ARCVMM=${ARCVMM:?set ARCVMM to the arcvmm binary}
+G=${GUEST_DIR:?set GUEST_DIR to the guest images}
+WORK=${WORK:-$(mktemp -d)}
+T=${LT_TIMEOUT:-240}
+K=$G/minimal-vmlinux
+I=$G/minimal-initramfs.cpio.gz
+VSOCKT=${VSOCKT:-$(dirname "$ARCVMM")/guest-tools/vsockt}
+ALL="vsock-no-guest-listener vsock-host-echo vsock-host-to-guest vsock-guest-to-host-gen vsock-many vsock-guest-echo vsock-guest-sink vsock-guest-refused vsock-pause-resume"
+mkdir -p "$WORK" || exit 2
+. "$(dirname "$0")/runner.inc"
+
+U=$WORK/v.sock
+booted=0
+M=16777216
+
+# boot: once, runs every host-side check and keeps their output in $WORK/host.out.
+boot() {
+	[ $booted = 1 ] && return 0
+	booted=1
+	con=$WORK/vsock.console
+	errf=$WORK/vsock.stderr
+	[ -x "$VSOCKT" ] || { echo "no $VSOCKT (make guest-tools)" >"$WORK/host.out"; return 1; }
+	cat "$I" "$(dirname "$VSOCKT")/vsockt.cpio.gz" >"$WORK/initrd" || return 1
+	rm -f "$U" "${U}_5000" "${U}_5001"
+	"$VSOCKT" server "unix:${U}_5000" 3 >"$WORK/hostserver.out" 2>&1 &
+	hs=$!
+	gcmd="/vsockt server vsock:1024 260 & S=\$!; sleep 1;
+/vsockt client vsock:2:5000 e $M; /vsockt client vsock:2:5000 s $M;
+/vsockt client vsock:2:5001 e 10; wait \$S; echo guest-done"
+	b64=$(printf '%s' "$gcmd" | base64 | tr -d '\n')
+	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$WORK/initrd" --memory 512M \
+		--vsock "cid=3,uds=$U" --api-sock "$WORK/api.sock" \
+		--cmdline "console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$b64" \
+		>"$con.raw" 2>"$errf" &
+	vm=$!
+	: >"$WORK/host.out"
+	# Wait for the guest's server: retry the echo until it gets an OK.
+	i=0
+	while [ $i -lt "$T" ]; do
+		grep -q "VSOCKT server listening vsock:1024" "$con.raw" 2>/dev/null && break
+		kill -0 $vm 2>/dev/null || break
+		sleep 1
+		i=$((i + 1))
+	done
+	{
+		echo "nolistener: $("$VSOCKT" client "hyb:$U:9999" e 10)"
+		"$VSOCKT" client "hyb:$U:1024" e $M
+		"$VSOCKT" client "hyb:$U:1024" s $M
+		"$VSOCKT" client "hyb:$U:1024" g $M
+		"$VSOCKT" many "hyb:$U:1024" 256
+		"$VSOCKT" client "hyb:$U:1024" g $M >"$WORK/pause.out" 2>&1 &
+		pc=$!
+		sleep 1
+		if command -v curl >/dev/null; then
+			for st in Paused Resumed; do
+				[ $st = Resumed ] && sleep 3
+				echo "pause: $st $(curl -s -o /dev/null -w '%{http_code}' --max-time 30 \
+					--unix-socket "$WORK/api.sock" -X PATCH -H 'Content-Type: application/json' \
+					-d "{\"state\": \"$st\"}" http://localhost/vm)"
+			done
+		else
+			echo "pause: no curl"
+		fi
+		wait $pc
+		echo "pause: $(cat "$WORK/pause.out")"
+	} >>"$WORK/host.out" 2>&1
+	wait $vm
+	kill $hs 2>/dev/null
+	tr -d '\r' <"$con.raw" >"$con"
+	grep VSOCKT "$WORK/host.out" "$con" | sed 's/^/  /'
+	return 0
+}
+
+host_has() { boot; con=$WORK/vsock.console; errf=$WORK/vsock.stderr; grep -q -- "$1" "$WORK/host.out" || { why="host side: no '$1'"; return 1; }; }
+guest_has() { boot; con=$WORK/vsock.console; errf=$WORK/vsock.stderr; grep -q -- "$1" "$con" || { why="guest side: no '$1'"; return 1; }; }
+
+t_vsock_no_guest_listener() { host_has "nolistener: VSOCKT client hyb:$U:9999 FAIL connection closed before OK"; }
+t_vsock_host_echo() { host_has "VSOCKT client hyb:$U:1024 e ok bytes=$M"; }
+t_vsock_host_to_guest() { host_has "VSOCKT client hyb:$U:1024 s ok bytes=$M"; }
+t_vsock_guest_to_host_gen() { host_has "VSOCKT client hyb:$U:1024 g ok bytes=$M"; }
+t_vsock_many() { host_has "VSOCKT many hyb:$U:1024 ok conns=256 good=256"; }
+t_vsock_guest_echo() { guest_has "VSOCKT client vsock:2:5000 e ok bytes=$M"; }
+t_vsock_guest_sink() { guest_has "VSOCKT client vsock:2:5000 s ok bytes=$M"; }
+t_vsock_pause_resume() { host_has "pause: Paused 204" && host_has "pause: Resumed 204" && host_has "pause: VSOCKT client hyb:$U:1024 g ok bytes=$M"; }
+t_vsock_guest_refused() { guest_has "VSOCKT client vsock:2:5001 FAIL connect errno=ECONN"; }
+
+run_all "$@"
