@@ -6,6 +6,12 @@
 #include "tests/unit/test.h"
 
 #include "core/snapshot_format.h"
+#include "core/snapshot_mem.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -237,6 +243,55 @@ TEST(structure)
 	free(b);
 }
 
+/* A 4 MiB memfd with data in pages 1, 2 and 700, a written-but-zero page 5, the rest a
+ * hole: the memory file has the same bytes at the same offsets, allocates only the three
+ * data pages, and a MAP_PRIVATE copy of it reads back equal. */
+TEST(memory_sparse)
+{
+	const uint64_t size = 4 << 20;
+	int mfd = memfd_create("test-ram", 0);
+	CHECK(mfd >= 0 && ftruncate(mfd, size) == 0);
+	uint8_t *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	CHECK(map != MAP_FAILED);
+	memset(map + 4096, 0xa5, 8192);
+	map[700 * 4096 + 4095] = 1;
+	map[5 * 4096] = 0; /* allocates the page, stays zero */
+
+	char path[] = "/tmp/test-snapshot-mem-XXXXXX";
+	int out = mkstemp(path);
+	CHECK(out >= 0);
+	unlink(path);
+	struct snapshot_mem_stats st;
+	CHECK_EQ(snapshot_mem_write(map, size, mfd, out, &st), 0);
+	CHECK_EQ(st.pages_written, 3);
+	CHECK(st.pages_zero >= 1);
+	struct stat sb;
+	CHECK(fstat(out, &sb) == 0);
+	CHECK_EQ(sb.st_size, size);
+	CHECK(sb.st_blocks * 512 <= 64 * 4096); /* 3 pages + filesystem slack, not 4 MiB */
+	uint8_t *back = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, out, 0);
+	CHECK(back != MAP_FAILED);
+	CHECK(!memcmp(back, map, size));
+
+	/* Without the hole map (restored memory): every page read, the same file. */
+	back[9 * 4096] = 7; /* a private write the file does not show */
+	char path2[] = "/tmp/test-snapshot-mem-XXXXXX";
+	int out2 = mkstemp(path2);
+	CHECK(out2 >= 0);
+	unlink(path2);
+	CHECK_EQ(snapshot_mem_write(back, size, -1, out2, &st), 0);
+	CHECK_EQ(st.pages_written, 4);
+	uint8_t *back2 = mmap(NULL, size, PROT_READ, MAP_PRIVATE, out2, 0);
+	CHECK(back2 != MAP_FAILED && !memcmp(back, back2, size));
+	CHECK_EQ(snapshot_mem_write(map, size - 1, mfd, out2, &st), -EINVAL);
+	munmap(back2, size);
+	munmap(back, size);
+	munmap(map, size);
+	close(out2);
+	close(out);
+	close(mfd);
+}
+
 /* SNAPSHOT_SEEDS=dir writes the test's valid file there (the fuzz target's seed). */
 static void write_seed(void)
 {
@@ -266,5 +321,6 @@ int main(void)
 	RUN(truncated_everywhere);
 	RUN(flipped_byte_everywhere);
 	RUN(structure);
+	RUN(memory_sparse);
 	return test_summary();
 }
