@@ -16,11 +16,16 @@
 #define SNAP_ALIGN 8
 
 static const char *const section_names[SNAP_SEC_END_] = {
-	[SNAP_SEC_CONFIG] = "config",	      [SNAP_SEC_MEMORY] = "memory",
-	[SNAP_SEC_VM] = "vm",		      [SNAP_SEC_VCPU] = "vcpu",
-	[SNAP_SEC_SERIAL] = "serial",	      [SNAP_SEC_I8042] = "i8042",
-	[SNAP_SEC_RTC] = "rtc",		      [SNAP_SEC_ACPI_PM] = "acpi-pm",
-	[SNAP_SEC_VIRTIO_MMIO] = "virtio-mmio", [SNAP_SEC_VIRTIO_DEV] = "virtio-device",
+    [SNAP_SEC_CONFIG] = "config",
+    [SNAP_SEC_MEMORY] = "memory",
+    [SNAP_SEC_VM] = "vm",
+    [SNAP_SEC_VCPU] = "vcpu",
+    [SNAP_SEC_SERIAL] = "serial",
+    [SNAP_SEC_I8042] = "i8042",
+    [SNAP_SEC_RTC] = "rtc",
+    [SNAP_SEC_ACPI_PM] = "acpi-pm",
+    [SNAP_SEC_VIRTIO_MMIO] = "virtio-mmio",
+    [SNAP_SEC_VIRTIO_DEV] = "virtio-device",
 };
 
 /* The checksum covers the section's own header too (type, instance, length): a flipped
@@ -118,7 +123,8 @@ void snap_writer_fini(struct snap_writer *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -138,12 +144,12 @@ static int check_host(const struct snap_host *need, const struct snap_host *have
 		const char *name;
 		size_t off;
 	} words[] = {
-		{"CPUID.1.ECX", offsetof(struct snap_host, cpuid1_ecx)},
-		{"CPUID.1.EDX", offsetof(struct snap_host, cpuid1_edx)},
-		{"CPUID.7.EBX", offsetof(struct snap_host, cpuid7_ebx)},
-		{"CPUID.7.ECX", offsetof(struct snap_host, cpuid7_ecx)},
-		{"CPUID.7.EDX", offsetof(struct snap_host, cpuid7_edx)},
-		{"CPUID.D.1.EAX", offsetof(struct snap_host, cpuid_d1_eax)},
+	    {"CPUID.1.ECX", offsetof(struct snap_host, cpuid1_ecx)},
+	    {"CPUID.1.EDX", offsetof(struct snap_host, cpuid1_edx)},
+	    {"CPUID.7.EBX", offsetof(struct snap_host, cpuid7_ebx)},
+	    {"CPUID.7.ECX", offsetof(struct snap_host, cpuid7_ecx)},
+	    {"CPUID.7.EDX", offsetof(struct snap_host, cpuid7_edx)},
+	    {"CPUID.D.1.EAX", offsetof(struct snap_host, cpuid_d1_eax)},
 	};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		uint32_t n, h;
@@ -214,8 +220,9 @@ int snap_parse(const void *buf, size_t len, const char *version, const struct sn
 	for (uint32_t i = 0; i < h.nr_sections; i++) {
 		struct snap_section s;
 		if (len - off < sizeof(s)) {
-			r = fail(err, errlen, "truncated: section %u of %u missing (file ends at %zu)",
-				 i + 1, h.nr_sections, len);
+			r = fail(err, errlen,
+				 "truncated: section %u of %u missing (file ends at %zu)", i + 1,
+				 h.nr_sections, len);
 			goto bad;
 		}
 		memcpy(&s, p + off, sizeof(s));
@@ -244,14 +251,15 @@ int snap_parse(const void *buf, size_t len, const char *version, const struct sn
 		}
 		for (size_t k = s.len; k < align_up(s.len); k++)
 			if (p[off + k]) {
-				r = fail(err, errlen, "corrupted: %s section %u has non-zero padding",
-					 name, s.instance);
+				r = fail(err, errlen,
+					 "corrupted: %s section %u has non-zero padding", name,
+					 s.instance);
 				goto bad;
 			}
 		for (uint32_t j = 0; j < i; j++)
 			if (secs[j].type == s.type && secs[j].instance == s.instance) {
-				r = fail(err, errlen, "corrupted: %s section %u appears twice", name,
-					 s.instance);
+				r = fail(err, errlen, "corrupted: %s section %u appears twice",
+					 name, s.instance);
 				goto bad;
 			}
 		secs[i] = (struct snap_ref){s.type, s.instance, p + off, s.len};

@@ -41,12 +41,12 @@ enum rec_tag {
 };
 
 static const char *const rec_names[REC_END_] = {
-	[REC_REGS] = "regs",	     [REC_SREGS] = "sregs",	    [REC_XSAVE] = "xsave",
-	[REC_XCRS] = "xcrs",	     [REC_MSRS] = "msrs",	    [REC_LAPIC] = "lapic",
-	[REC_EVENTS] = "events",     [REC_MP_STATE] = "mp-state",   [REC_DEBUGREGS] = "debugregs",
-	[REC_CPUID] = "cpuid",	     [REC_TSC_KHZ] = "tsc-khz",	    [REC_PIC_MASTER] = "pic-master",
-	[REC_PIC_SLAVE] = "pic-slave", [REC_IOAPIC] = "ioapic",	    [REC_PIT2] = "pit",
-	[REC_CLOCK] = "kvmclock",
+    [REC_REGS] = "regs",	   [REC_SREGS] = "sregs",	[REC_XSAVE] = "xsave",
+    [REC_XCRS] = "xcrs",	   [REC_MSRS] = "msrs",		[REC_LAPIC] = "lapic",
+    [REC_EVENTS] = "events",	   [REC_MP_STATE] = "mp-state", [REC_DEBUGREGS] = "debugregs",
+    [REC_CPUID] = "cpuid",	   [REC_TSC_KHZ] = "tsc-khz",	[REC_PIC_MASTER] = "pic-master",
+    [REC_PIC_SLAVE] = "pic-slave", [REC_IOAPIC] = "ioapic",	[REC_PIT2] = "pit",
+    [REC_CLOCK] = "kvmclock",
 };
 
 struct blob {
@@ -173,13 +173,13 @@ fail:
 	return NULL;
 }
 
-#define GET(req, what, obj)                                                             \
-	do {                                                                            \
-		if (ioctl(vcpu->fd, req, obj) < 0) {                                    \
-			r = say(err, errlen, -errno, "%s: %s", #req, strerror(errno));  \
-			goto out;                                                       \
-		}                                                                       \
-		blob_add(&b, what, obj, sizeof(*(obj)));                                \
+#define GET(req, what, obj)                                                            \
+	do {                                                                           \
+		if (ioctl(vcpu->fd, req, obj) < 0) {                                   \
+			r = say(err, errlen, -errno, "%s: %s", #req, strerror(errno)); \
+			goto out;                                                      \
+		}                                                                      \
+		blob_add(&b, what, obj, sizeof(*(obj)));                               \
 	} while (0)
 
 int hv_vcpu_save(struct hv_vcpu *vcpu, void **out, size_t *len, char *err, size_t errlen)
@@ -284,17 +284,17 @@ static void *dup_rec(const void *p, size_t len, size_t min)
 	return d;
 }
 
-#define SET(req, tag, type)                                                              \
-	do {                                                                             \
-		type v;                                                                  \
-		if ((r = need(refs, lens, tag, sizeof(v), err, errlen)))                 \
-			goto out;                                                        \
-		memcpy(&v, refs[tag], sizeof(v));                                        \
-		if (ioctl(vcpu->fd, req, &v) < 0) {                                      \
+#define SET(req, tag, type)                                                                \
+	do {                                                                               \
+		type v;                                                                    \
+		if ((r = need(refs, lens, tag, sizeof(v), err, errlen)))                   \
+			goto out;                                                          \
+		memcpy(&v, refs[tag], sizeof(v));                                          \
+		if (ioctl(vcpu->fd, req, &v) < 0) {                                        \
 			r = say(err, errlen, -errno, "vCPU %u: %s: %s", vcpu->index, #req, \
-				strerror(errno));                                        \
-			goto out;                                                        \
-		}                                                                        \
+				strerror(errno));                                          \
+			goto out;                                                          \
+		}                                                                          \
 	} while (0)
 
 int hv_vcpu_restore(struct hv_vcpu *vcpu, const void *buf, size_t len, char *err, size_t errlen)
