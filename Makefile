@@ -7,7 +7,7 @@
 # touching this file.
 
 CC ?= cc
-PKGS := liburing libcjson libseccomp
+PKGS := liburing libcjson libseccomp libxxhash
 HAVE_SLIRP := $(shell pkg-config --exists slirp && echo 1)
 ifeq ($(HAVE_SLIRP),1)
 PKGS += slirp

@@ -94,4 +94,14 @@ void hv_vcpu_dump(struct hv_vcpu *vcpu, char *buf, size_t len);
  * registration on device activation), for its seccomp filter. Returns how many. */
 unsigned hv_vcpu_thread_ioctls(const unsigned long **out);
 
+/* Snapshot (hv/kvm_snapshot.c). The state is an opaque blob only hv/ reads: a list of
+ * tagged records, each bounds-checked and size-checked on restore (the file is hostile).
+ * Save needs the vCPUs stopped (paused VM). *out is malloc'd. Restore goes into a freshly
+ * created VM/vCPU before it first runs. Each returns 0 or -errno with one line in err. */
+int hv_vcpu_save(struct hv_vcpu *vcpu, void **out, size_t *len, char *err, size_t errlen);
+int hv_vcpu_restore(struct hv_vcpu *vcpu, const void *buf, size_t len, char *err, size_t errlen);
+/* PIC master and slave, IOAPIC, PIT and the kvmclock. */
+int hv_vm_save(struct hv_vm *vm, void **out, size_t *len, char *err, size_t errlen);
+int hv_vm_restore(struct hv_vm *vm, const void *buf, size_t len, char *err, size_t errlen);
+
 #endif
