@@ -14,6 +14,7 @@
 # the folder (building it first if needed) and nothing else on stdout. --force rebuilds.
 #
 # The image: mmdebstrap --variant=apt, no recommends, with systemd, systemd-sysv, udev,
+# dbus (systemd-logind needs it: the ACPI power button goes through logind),
 # linux-image-amd64, initramfs-tools, e2fsprogs, iproute2; systemd-networkd does DHCP on
 # eth0 and en*; no getty, no firstboot. arcvmm-check.service (after multi-user.target)
 # waits for `systemctl is-system-running --wait` and prints on /dev/console:
@@ -56,7 +57,7 @@ command -v mke2fs >/dev/null || { log "needs e2fsprogs"; exit 2; }
 
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/build.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf --one-file-system "$tmp"' EXIT
 root=$tmp/root
 mkdir -p "$tmp/files"
 
@@ -79,7 +80,7 @@ for d in /sys/block/vd*; do
 	[ -e "$d/size" ] && m "disk=${d##*/} sectors=$(cat "$d/size")"
 done
 m "analyze=$(systemd-analyze 2>/dev/null | head -n 1)"
-m "initrd-unpack=$(dmesg | grep -m1 'Unpacking initramfs' | sed 's/^\[ *\([0-9.]*\)\].*/\1/')"
+m "initrd-unpack=$(dmesg | grep -m1 -E 'Unpacking initramfs|Trying to unpack rootfs' | sed 's/^\[ *\([0-9.]*\)\].*/\1/')"
 m "initrd-freed=$(dmesg | grep -m1 'Freeing initrd memory' | sed 's/^\[ *\([0-9.]*\)\].*/\1/')"
 m "cpuflags=$(grep -m1 '^flags' /proc/cpuinfo | sed 's/^flags[^:]*: *//')"
 m "hostname=$(hostname)"
@@ -128,7 +129,7 @@ EOF
 log "mmdebstrap bookworm (a few minutes)"
 mmdebstrap --mode=root --variant=apt --format=directory \
 	--aptopt='APT::Install-Recommends "false"' \
-	--include=systemd,systemd-sysv,udev,linux-image-amd64,initramfs-tools,e2fsprogs,iproute2,kmod \
+	--include=systemd,systemd-sysv,udev,dbus,linux-image-amd64,initramfs-tools,e2fsprogs,iproute2,kmod \
 	--essential-hook='mkdir -p "$1/etc/initramfs-tools"' \
 	--customize-hook='printf "virtio_mmio\nvirtio_blk\nvirtio_net\next4\n" >>"$1/etc/initramfs-tools/modules"' \
 	--customize-hook='sed -i "s/^MODULES=.*/MODULES=most/" "$1/etc/initramfs-tools/initramfs.conf"' \
@@ -158,9 +159,10 @@ e2fsck -fn "$tmp/out/rootfs.ext4" >/dev/null
 echo "$hash $(basename "$k")" >"$tmp/out/done"
 rm -rf "$out"
 mv "$tmp/out" "$out"
-# Older builds of other recipe versions go: only the current one is kept.
-for d in "$cache"/debian12-*; do
-	[ "$d" = "$out" ] || rm -rf "$d"
+# Builds of older recipe versions go, but the newest older one stays: a test run that
+# started before this build may still be reading it.
+ls -dt "$cache"/debian12-* | grep -v -x -F "$out" | tail -n +2 | while read -r d; do
+	rm -rf "$d"
 done
 log "built $out ($(du -sh "$out/rootfs.ext4" | cut -f1) used, kernel $(basename "$k"))"
 [ "$print_dir" = 1 ] && echo "$out"

@@ -7,7 +7,7 @@
 #   distro-bench.sh ARCVMM DISTRO_DIR [RUNS] [CPUS] [MEMORY_MIB]     (defaults 3, 2, 1024)
 #
 # Per run, from the guest's own arcvmm-check.service lines: systemd-analyze's kernel and
-# userspace times, and the initrd unpack time (dmesg: "Unpacking initramfs" to "Freeing
+# userspace times, and the initrd unpack time (dmesg: "Trying to unpack rootfs image as initramfs" (older kernels: "Unpacking initramfs") to "Freeing
 # initrd memory"); from this machine's clock: the time to the VMM's exit (the guest powers
 # off when its check is done). Prints every run, the medians and the arcvmm/QEMU ratios.
 # Env: QEMU (qemu-system-x86_64), NESTED_QEMU_DATA (QEMU's firmware folder, for -L),

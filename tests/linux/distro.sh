@@ -79,6 +79,8 @@ mark() { sed -n "s/^ARCVMM-CHECK $1=//p" "$con" | head -n 1; }
 # warnings CONSOLE: the guest's warning lines, normalized, sorted, unique
 norm() { sed 's/0x[0-9a-fA-F]*/0xX/g; s/[0-9][0-9]*/N/g' | sort -u; }
 warnings() { grep -E '^ARCVMM-(DMESG|JOURNAL) ' "$1" | norm; }
+# only_in A B: the lines of file A that file B does not have (busybox has no comm)
+only_in() { grep -v -x -F -f "$2" "$1"; }
 fsck_clean() {
 	e2fsck -fn "$1" >"$WORK/fsck.out" 2>&1 && return 0
 	why="e2fsck -fn: $(tail -n 3 "$WORK/fsck.out" | tr '\n' ' ')"
@@ -101,7 +103,7 @@ only_arcvmm() {
 	warnings "$WORK/qemu.console" >"$WORK/qemu.warn"
 	warnings "$con" >"$WORK/a.warn"
 	printf '%s\n' "$KNOWN" >"$WORK/known"
-	comm -23 "$WORK/a.warn" "$WORK/qemu.warn" | grep -v -E -f "$WORK/known" >"$WORK/only"
+	only_in "$WORK/a.warn" "$WORK/qemu.warn" | grep -v -E -f "$WORK/known" >"$WORK/only"
 	[ -s "$WORK/only" ] || return 0
 	# the original lines, not the normalized ones
 	while IFS= read -r w; do
@@ -175,12 +177,15 @@ t_distro_vs_qemu() {
 	af=$(mark cpuflags)
 	printf '%s\n' $af | sort -u >"$WORK/a.flags"
 	printf '%s\n' $qf | sort -u >"$WORK/q.flags"
-	echo "# cpuflags only-arcvmm: $(comm -23 "$WORK/a.flags" "$WORK/q.flags" | tr '\n' ' ')"
-	echo "# cpuflags only-qemu: $(comm -13 "$WORK/a.flags" "$WORK/q.flags" | tr '\n' ' ')"
-	# Both ways, for the record: the warnings only QEMU's boot has.
+	echo "# cpuflags only-arcvmm: $(only_in "$WORK/a.flags" "$WORK/q.flags" | tr '\n' ' ')"
+	echo "# cpuflags only-qemu: $(only_in "$WORK/q.flags" "$WORK/a.flags" | tr '\n' ' ')"
+	# For the record: every warning of both boots, as the guests printed them.
+	grep -E '^ARCVMM-(DMESG|JOURNAL) ' "$con" | sed 's/^/# arcvmm-warning: /'
+	grep -E '^ARCVMM-(DMESG|JOURNAL) ' "$qcon" | sed 's/^/# qemu-warning: /'
+	# Both ways: the warnings only QEMU's boot has.
 	warnings "$qcon" >"$WORK/qemu.warn"
 	warnings "$con" >"$WORK/a.warn"
-	comm -13 "$WORK/a.warn" "$WORK/qemu.warn" | sed 's/^/# only-qemu (normalized): /'
+	only_in "$WORK/qemu.warn" "$WORK/a.warn" | sed 's/^/# only-qemu (normalized): /'
 	rm -f "$disk"
 	only_arcvmm || { why="warnings only arcvmm's boot has (see # only-arcvmm lines)"; return 1; }
 }
