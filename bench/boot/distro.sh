@@ -16,7 +16,7 @@ cpus=${3:-2}
 mem=${4:-1024}
 arcvmm=$(realpath -e "$arcvmm" 2>/dev/null) || nested_die "${1:-build/arcvmm}: no such file"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-dd=$("$PROJECT_DIR/guest/build-debian-image.sh" --print-dir) || nested_die "no Debian image"
+dd=$("$PROJECT_DIR/guest/build-debian-image.sh" --print-dir | tail -n 1) && [ -d "$dd" ] || nested_die "no Debian image"
 
 if nested_has_hw_kvm; then
 	echo "distro-bench: hardware KVM, running directly"

@@ -95,7 +95,7 @@ distro_dir=""
 for t in "${units[@]}"; do
 	[ "$t" = linux/distro ] || continue
 	nested_log "the Debian image for linux/distro (guest/build-debian-image.sh, cached)"
-	distro_dir=$("$PROJECT_DIR/guest/build-debian-image.sh" --print-dir) || distro_dir=""
+	distro_dir=$("$PROJECT_DIR/guest/build-debian-image.sh" --print-dir | tail -n 1) && [ -d "$distro_dir" ] || distro_dir=""
 	export DISTRO_DIR=$distro_dir
 done
 
