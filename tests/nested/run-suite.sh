@@ -89,6 +89,16 @@ else
 	done
 fi
 
+# tests/linux/distro.sh needs guest/build-debian-image.sh's image (built once, cached; a
+# failed build leaves DISTRO_DIR unset and the test fails saying so).
+distro_dir=""
+for t in "${units[@]}"; do
+	[ "$t" = linux/distro ] || continue
+	nested_log "the Debian image for linux/distro (guest/build-debian-image.sh, cached)"
+	distro_dir=$("$PROJECT_DIR/guest/build-debian-image.sh" --print-dir | tail -n 1) && [ -d "$distro_dir" ] || distro_dir=""
+	export DISTRO_DIR=$distro_dir
+done
+
 # make_job UNIT...: a job folder that runs suite.sh on these units.
 make_job() {
 	nested_job_new
@@ -116,11 +126,21 @@ make_job() {
 	local curl
 	curl=$(command -v curl) && nested_job_add_bin "$curl" curl
 	nested_job_share "$GUEST_DIR" ro
+	# tests/linux/distro.sh: the Debian image (read-only; the test copies it), QEMU for the
+	# side-by-side boot, e2fsprogs and GNU cp (sparse copies).
+	if [ -n "$distro_dir" ]; then
+		nested_job_share "$distro_dir" ro
+		[ "$with_qemu" = 1 ] || nested_job_add_qemu
+		for t in e2fsck debugfs; do
+			v=$(command -v "$t") && nested_job_add_bin "$v" "$t"
+		done
+		v=$(command -v cp) && nested_job_add_bin "$v" gnu-cp
+	fi
 	echo / >"$NESTED_JOB/cwd"
 	{
 		echo "NESTED_QEMU_DATA=/nested-job/qemu-data; export NESTED_QEMU_DATA"
 		for v in LT_TIMEOUT LT_SLOW_TIMEOUT LT_BUDGET LT_CMDLINE_MAX NET_TIMEOUT \
-			SUITE_SCRIPT_TIMEOUT; do
+			SUITE_SCRIPT_TIMEOUT DISTRO_TIMEOUT DISTRO_DIR; do
 			[ -n "${!v:-}" ] && echo "$v=$(nested_sq "${!v}"); export $v"
 		done
 		printf 'sh /nested-job/suite.sh /nested-job/bin/arcvmm %s /nested-job/out/run /nested-job/linux' \

@@ -17,7 +17,8 @@
 #
 # Env passed on: LT_* (see linux-tests.sh), NET_PEER (bench/net/net_peer; default
 # bench/net/net_peer beside ARCVMM's folder). SUITE_SCRIPT_TIMEOUT (s, default 600): a
-# tests/linux script still running then is killed (and fails).
+# tests/linux script still running then is killed (and fails); a script's own line
+# "# suite-timeout: SECONDS" raises that limit for it.
 # Trusts: the scripts it runs (they are the project's own).
 
 if [ $# -lt 4 ]; then
@@ -47,8 +48,9 @@ if [ $# -gt 0 ]; then
 	done
 else
 	lt_args=all
+	# A script with the line "# suite: opt-in" runs only when named (linux/NAME).
 	for s in "$LDIR"/*.sh; do
-		[ -f "$s" ] && scripts="$scripts $s"
+		[ -f "$s" ] && ! grep -qx '# suite: opt-in' "$s" && scripts="$scripts $s"
 	done
 fi
 
@@ -107,8 +109,11 @@ for s in $scripts; do
 	echo "=== tests/linux/$n.sh"
 	echo "linux/$n" >"$hb"
 	w=$(mktemp -d /tmp/linux-"$n".XXXXXX)
-	# Bounded: a script that never ends must not take the rest of the suite with it.
-	{ ARCVMM=$ARCVMM GUEST_DIR=$GUEST_DIR WORK=$w timeout -s KILL "$script_limit" sh "$s" 2>&1
+	# Bounded: a script that never ends must not take the rest of the suite with it. A
+	# script may ask for a longer limit with a line "# suite-timeout: SECONDS".
+	lim=$(sed -n 's/^# suite-timeout: \([0-9][0-9]*\)$/\1/p' "$s" | head -n 1)
+	[ -n "$lim" ] && [ "$lim" -gt "$script_limit" ] || lim=$script_limit
+	{ ARCVMM=$ARCVMM GUEST_DIR=$GUEST_DIR WORK=$w timeout -s KILL "$lim" sh "$s" 2>&1
 		echo "SUITE-EXIT $?"; } | relay "linux-$n"
 	check_exit "linux-$n" "linux/$n"
 	rm -rf "$w"
