@@ -224,6 +224,9 @@ static void timer_ready(struct worker *w, int fd, uint32_t events, void *arg)
 
 void rtc_init(struct rtc *r, rtc_irq_fn *irq, rtc_clock_fn *clock, void *ctx)
 {
+	/* glibc loads the time zone (openat of /etc/localtime) on the first gmtime_r of the
+	 * process: do it here, on the creating thread, not on a filtered worker or vCPU. */
+	tzset();
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->timer_fd = -1;
@@ -233,6 +236,9 @@ void rtc_init(struct rtc *r, rtc_irq_fn *irq, rtc_clock_fn *clock, void *ctx)
 	r->cmos[REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz periodic rate (off: PIE=0) */
 	r->cmos[REG_B] = B_24H;
 	r->last_sec = guest_now(r);
+	struct tm tm;
+	time_t t = (time_t)r->last_sec;
+	gmtime_r(&t, &tm);
 }
 
 int rtc_start(struct rtc *r)
