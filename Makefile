@@ -20,7 +20,7 @@ O := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 else ifeq ($(TSAN),1)
 O := build-tsan
-SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-error
 else
 O ?= build
 SANFLAGS :=

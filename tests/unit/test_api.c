@@ -28,6 +28,7 @@ static void server_free(struct api_server *s)
 	cJSON_Delete(s->boot_source);
 	cJSON_Delete(s->machine_config);
 	cJSON_Delete(s->balloon);
+	cJSON_Delete(s->vsock);
 	for (unsigned i = 0; i < s->nr_drives; i++)
 		cJSON_Delete(s->drives[i]);
 	for (unsigned i = 0; i < s->nr_nets; i++)
