@@ -2,6 +2,7 @@
  * specification (4.8.3.7 sleep control/status registers, 4.8.3.6 reset register). */
 #include "devices/acpi_pm.h"
 
+#include <errno.h>
 #include <string.h>
 
 void acpi_pm_init(struct acpi_pm *pm, void (*poweroff)(void *ctx), void (*reset)(void *ctx),
@@ -77,4 +78,36 @@ void acpi_pm_pio(struct acpi_pm *pm, uint16_t port, uint8_t *data, unsigned size
 		else
 			data[i] = read_byte(pm, p);
 	}
+}
+
+/* --- snapshot --- */
+
+#define ACPI_PM_STATE_MAGIC 0x4d504341 /* "ACPM" */
+
+struct acpi_pm_state {
+	uint32_t magic;
+	uint8_t sleep_status, pad[3];
+};
+
+long acpi_pm_save(const struct acpi_pm *pm, void *buf, size_t cap)
+{
+	struct acpi_pm_state st = {.magic = ACPI_PM_STATE_MAGIC, .sleep_status = pm->sleep_status};
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+int acpi_pm_restore(struct acpi_pm *pm, const void *buf, size_t len)
+{
+	struct acpi_pm_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.magic != ACPI_PM_STATE_MAGIC || (st.sleep_status & ~X86_ACPI_WAK_STS))
+		return -EINVAL;
+	pm->sleep_status = st.sleep_status;
+	return 0;
 }

@@ -10,6 +10,7 @@
 #define ARCVMM_DEVICES_ACPI_PM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch/x86/acpi.h"
@@ -33,5 +34,11 @@ bool acpi_pm_handles(uint16_t port);
 /* A port access of size bytes at port (each byte goes to port + i). Reads of ports we do
  * not implement inside the block return 0; bytes outside the block read 0xff. */
 void acpi_pm_pio(struct acpi_pm *pm, uint16_t port, uint8_t *data, unsigned size, bool is_write);
+
+/* Snapshot: the sleep status (the rest is fixed). save returns the bytes written or
+ * -ENOSPC; restore checks the blob, 0 or -EINVAL. */
+#define ACPI_PM_STATE_MAX 16
+long acpi_pm_save(const struct acpi_pm *pm, void *buf, size_t cap);
+int acpi_pm_restore(struct acpi_pm *pm, const void *buf, size_t len);
 
 #endif

@@ -213,3 +213,62 @@ void i8042_pio(struct i8042 *k, uint16_t port, uint8_t *data, bool is_write)
 	k->pending_cmd = 0;
 	update(k);
 }
+
+/* --- snapshot --- */
+
+#define I8042_STATE_MAGIC 0x32343869 /* "i842" */
+
+struct i8042_state {
+	uint32_t magic;
+	uint8_t ctr, outp, pending_cmd, data, has_data, is_kbd_data, kbd_pending, kbd_last;
+	uint8_t kbd_head, kbd_len, pad[2];
+	uint8_t kbd_queue[16];
+};
+
+long i8042_save(const struct i8042 *k, void *buf, size_t cap)
+{
+	struct i8042_state st = {
+	    .magic = I8042_STATE_MAGIC,
+	    .ctr = k->ctr,
+	    .outp = k->outp,
+	    .pending_cmd = k->pending_cmd,
+	    .data = k->data,
+	    .has_data = k->has_data,
+	    .is_kbd_data = k->is_kbd_data,
+	    .kbd_pending = k->kbd_pending,
+	    .kbd_last = k->kbd_last,
+	    .kbd_head = (uint8_t)k->kbd_head,
+	    .kbd_len = (uint8_t)k->kbd_len,
+	};
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	memcpy(st.kbd_queue, k->kbd_queue, sizeof(st.kbd_queue));
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+int i8042_restore(struct i8042 *k, const void *buf, size_t len)
+{
+	struct i8042_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.magic != I8042_STATE_MAGIC || st.has_data > 1 || st.is_kbd_data > 1 ||
+	    st.kbd_head >= sizeof(k->kbd_queue) || st.kbd_len > sizeof(k->kbd_queue))
+		return -EINVAL;
+	k->ctr = st.ctr;
+	k->outp = st.outp;
+	k->pending_cmd = st.pending_cmd;
+	k->data = st.data;
+	k->has_data = st.has_data;
+	k->is_kbd_data = st.is_kbd_data;
+	k->kbd_pending = st.kbd_pending;
+	k->kbd_last = st.kbd_last;
+	k->kbd_head = st.kbd_head;
+	k->kbd_len = st.kbd_len;
+	memcpy(k->kbd_queue, st.kbd_queue, sizeof(k->kbd_queue));
+	update(k);
+	return 0;
+}

@@ -8,6 +8,7 @@
 #define ARCVMM_DEVICES_I8042_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct i8042 {
@@ -38,5 +39,12 @@ void i8042_set_irq(struct i8042 *k, void (*irq)(void *ctx, bool level));
 /* Queues the make and break scancodes of Ctrl-Alt-Del. Returns 0, or -ENOSPC if the guest
  * has not read the previous ones. Same locking as i8042_pio(). */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
+
+/* Snapshot: the controller, the keyboard and the scancode queue. save returns the bytes
+ * written (<= cap) or -ENOSPC; restore checks the blob like guest input and drives IRQ 1 to
+ * match. 0 or -EINVAL. Caller holds whatever serializes i8042_pio(). */
+#define I8042_STATE_MAX 64
+long i8042_save(const struct i8042 *k, void *buf, size_t cap);
+int i8042_restore(struct i8042 *k, const void *buf, size_t len);
 
 #endif

@@ -386,3 +386,57 @@ void rtc_pio(struct rtc *r, uint16_t port, uint8_t *data, bool is_write)
 	}
 	pthread_mutex_unlock(&r->lock);
 }
+
+/* --- snapshot --- */
+
+#define RTC_STATE_MAGIC 0x4c435452 /* "RTCL" */
+
+struct rtc_state {
+	uint32_t magic;
+	uint8_t index, reg_c, irq_line, pad;
+	int64_t offset, last_sec;
+	uint8_t cmos[128];
+};
+
+long rtc_save(struct rtc *r, void *buf, size_t cap)
+{
+	struct rtc_state st = {.magic = RTC_STATE_MAGIC};
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	pthread_mutex_lock(&r->lock);
+	st.index = r->index;
+	st.reg_c = r->reg_c;
+	st.irq_line = r->irq_line;
+	st.offset = r->offset;
+	st.last_sec = r->last_sec;
+	memcpy(st.cmos, r->cmos, sizeof(st.cmos));
+	pthread_mutex_unlock(&r->lock);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+int rtc_restore(struct rtc *r, const void *buf, size_t len)
+{
+	struct rtc_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	/* The guest can only select indices below 128; the offset keeps time_t in range
+	 * (about ±290 billion years is not a clock anybody set). */
+	if (st.magic != RTC_STATE_MAGIC || st.index >= 128 || st.irq_line > 1 ||
+	    st.offset > (INT64_C(1) << 40) || st.offset < -(INT64_C(1) << 40) ||
+	    st.last_sec > (INT64_C(1) << 42) || st.last_sec < -(INT64_C(1) << 42))
+		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	r->index = st.index;
+	r->reg_c = st.reg_c;
+	r->irq_line = st.irq_line;
+	r->offset = st.offset;
+	r->last_sec = st.last_sec;
+	memcpy(r->cmos, st.cmos, sizeof(r->cmos));
+	rearm(r);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}

@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -64,5 +65,14 @@ void rtc_pio(struct rtc *r, uint16_t port, uint8_t *data, bool is_write);
 /* What the worker does when the timer fires (tests call it directly): sets the flags of
  * the events due at the current clock and raises the interrupt if an enabled one is set. */
 void rtc_tick(struct rtc *r);
+
+/* Snapshot: the CMOS (time, alarm, A-D, NVRAM), the index and the guest clock's offset
+ * from the host's (so the guest's wall clock goes on from the host's time after a
+ * restore, as a real RTC does across a power-off). save returns the bytes written or
+ * -ENOSPC; restore checks the blob like guest input, re-arms the timer for what register
+ * B enables (an edge already sent is in the restored interrupt controller). 0 or -EINVAL. */
+#define RTC_STATE_MAX 192
+long rtc_save(struct rtc *r, void *buf, size_t cap);
+int rtc_restore(struct rtc *r, const void *buf, size_t len);
 
 #endif

@@ -306,6 +306,76 @@ void serial_pio(struct serial *s, unsigned offset, uint8_t *data, bool is_write)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* --- snapshot --- */
+
+#define SERIAL_STATE_MAGIC 0x4c524553 /* "SERL" */
+
+struct serial_state {
+	uint32_t magic;
+	uint32_t rx_len;
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thr_int_pending;
+	/* followed by rx_len bytes of input, oldest first */
+};
+
+long serial_save(struct serial *s, void *buf, size_t cap)
+{
+	struct serial_state st = {.magic = SERIAL_STATE_MAGIC};
+
+	pthread_mutex_lock(&s->lock);
+	st.rx_len = (uint32_t)s->rx_len;
+	st.ier = s->ier;
+	st.lcr = s->lcr;
+	st.mcr = s->mcr;
+	st.scr = s->scr;
+	st.dll = s->dll;
+	st.dlm = s->dlm;
+	st.fcr = s->fcr;
+	st.thr_int_pending = s->thr_int_pending;
+	size_t len = sizeof(st) + s->rx_len;
+	if (len > cap) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOSPC;
+	}
+	uint8_t *p = buf;
+	memcpy(p, &st, sizeof(st));
+	for (size_t i = 0; i < s->rx_len; i++)
+		p[sizeof(st) + i] = s->rx[(s->rx_head + i) % RX_SIZE];
+	pthread_mutex_unlock(&s->lock);
+	return (long)len;
+}
+
+int serial_restore(struct serial *s, const void *buf, size_t len)
+{
+	struct serial_state st;
+
+	if (len < sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	/* Only values the registers can hold: what write_reg() would have kept. */
+	if (st.magic != SERIAL_STATE_MAGIC || st.rx_len > RX_SIZE ||
+	    len != sizeof(st) + st.rx_len || (st.ier & ~0x0f) || (st.mcr & ~0x1f) ||
+	    (st.fcr & ~0xc9) || st.thr_int_pending > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st.ier;
+	s->lcr = st.lcr;
+	s->mcr = st.mcr;
+	s->scr = st.scr;
+	s->dll = st.dll;
+	s->dlm = st.dlm;
+	s->fcr = st.fcr;
+	s->thr_int_pending = st.thr_int_pending;
+	memcpy(s->rx, (const uint8_t *)buf + sizeof(st), st.rx_len);
+	s->rx_head = 0;
+	s->rx_len = st.rx_len;
+	/* The line as the registers say; a high line is driven again (the interrupt
+	 * controller's own state came back with the VM's). */
+	s->irq_level = false;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;

@@ -42,4 +42,12 @@ void serial_close(struct serial *s);
 /* If the guest printed a "Kernel panic - not syncing" line, copies it into buf. */
 bool serial_saw_panic(struct serial *s, char *buf, size_t len);
 
+/* Snapshot: the registers and the input the guest has not read (output is the owner's to
+ * flush before). save writes at most cap bytes and returns how many, or -ENOSPC; restore
+ * checks the blob like guest input (it comes from a file), sets the registers and drives
+ * the interrupt line to match them. 0 or -EINVAL. */
+#define SERIAL_STATE_MAX 4200
+long serial_save(struct serial *s, void *buf, size_t cap);
+int serial_restore(struct serial *s, const void *buf, size_t len);
+
 #endif

@@ -455,6 +455,56 @@ static void balloon_destroy(void *dev)
 }
 
 /* save/restore: not yet (the snapshot issue); all the state is in struct virtio_balloon. */
+static uint32_t ram_mib(const struct guest_mem *mem);
+
+/* Snapshot: the target and what the driver reported inflated. The inflated pages are
+ * holes in the memory file (zero on restore), as the guest expects of pages it gave. */
+#define BALLOON_STATE_MAGIC 0x4c414256 /* "VBAL" */
+struct balloon_state {
+	uint32_t magic;
+	uint32_t num_pages, actual, amount_mib;
+};
+
+static long balloon_save(void *dev, void *buf, size_t cap)
+{
+	struct virtio_balloon *b = dev;
+	struct balloon_state st = {
+	    .magic = BALLOON_STATE_MAGIC,
+	    .num_pages = __atomic_load_n(&b->num_pages, __ATOMIC_ACQUIRE),
+	    .actual = __atomic_load_n(&b->actual, __ATOMIC_ACQUIRE),
+	};
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	pthread_mutex_lock(&b->lock);
+	st.amount_mib = b->cfg.amount_mib;
+	pthread_mutex_unlock(&b->lock);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int balloon_restore(void *dev, const void *buf, size_t len)
+{
+	struct virtio_balloon *b = dev;
+	struct balloon_state st;
+	uint64_t max_pages = b->mem->ram_size >> VIRTIO_BALLOON_PAGE_SHIFT;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	/* The target is a whole number of MiB no larger than RAM, like set_target's. */
+	if (st.magic != BALLOON_STATE_MAGIC || st.amount_mib > ram_mib(b->mem) ||
+	    st.num_pages != st.amount_mib << (20 - VIRTIO_BALLOON_PAGE_SHIFT) ||
+	    st.actual > max_pages)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	b->cfg.amount_mib = st.amount_mib;
+	pthread_mutex_unlock(&b->lock);
+	__atomic_store_n(&b->num_pages, st.num_pages, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->actual, st.actual, __ATOMIC_RELEASE);
+	return 0;
+}
+
 const struct virtio_device_ops virtio_balloon_ops = {
     .name = "virtio-balloon",
     .device_id = VIRTIO_ID_BALLOON,
@@ -469,6 +519,8 @@ const struct virtio_device_ops virtio_balloon_ops = {
     .pause = balloon_pause,
     .resume = balloon_resume,
     .destroy = balloon_destroy,
+    .save = balloon_save,
+    .restore = balloon_restore,
 };
 
 /* --- creation and the control plane --- */

@@ -743,6 +743,43 @@ static unsigned blk_queue_count(void *dev)
 	return ((struct virtio_blk *)dev)->nr_queues;
 }
 
+/* Snapshot: the disk's identity (size, read-only); the restore side opened the image by
+ * its path again and refuses one that changed. Requests in flight were completed by the
+ * pause (the transport refuses to save a queue with chains in flight). */
+#define BLK_STATE_MAGIC 0x4b4c4256 /* "VBLK" */
+struct blk_state {
+	uint32_t magic;
+	uint32_t is_read_only;
+	uint64_t size;
+};
+
+static long blk_save(void *dev, void *buf, size_t cap)
+{
+	struct virtio_blk *b = dev;
+	struct blk_state st = {
+	    .magic = BLK_STATE_MAGIC, .is_read_only = b->disk.is_read_only, .size = b->disk.size};
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int blk_restore(void *dev, const void *buf, size_t len)
+{
+	struct virtio_blk *b = dev;
+	struct blk_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.magic != BLK_STATE_MAGIC)
+		return -EINVAL;
+	if (st.size != b->disk.size || st.is_read_only != b->disk.is_read_only)
+		return -ESTALE; /* not the disk the guest knew */
+	return 0;
+}
+
 const struct virtio_device_ops virtio_blk_ops = {
     .queue_count = blk_queue_count,
     .name = "virtio-blk",
@@ -758,4 +795,6 @@ const struct virtio_device_ops virtio_blk_ops = {
     .pause = blk_pause,
     .resume = blk_resume,
     .destroy = blk_destroy,
+    .save = blk_save,
+    .restore = blk_restore,
 };

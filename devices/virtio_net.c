@@ -240,6 +240,43 @@ void virtio_net_get_mac(const struct virtio_net *n, uint8_t mac[6])
 	memcpy(mac, n->mac, 6);
 }
 
+/* Snapshot: the MAC the guest knows (a random one must survive the restore); the backend
+ * was opened again from the config (TAP by name, a new slirp), which the guest sees as a
+ * network that dropped some frames. */
+#define NET_STATE_MAGIC 0x54454e56 /* "VNET" */
+struct net_state {
+	uint32_t magic;
+	uint8_t mac[6];
+	uint16_t mtu;
+};
+
+static long net_save(void *dev, void *buf, size_t cap)
+{
+	struct virtio_net *n = dev;
+	struct net_state st = {.magic = NET_STATE_MAGIC, .mtu = n->mtu};
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	memcpy(st.mac, n->mac, 6);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int net_restore(void *dev, const void *buf, size_t len)
+{
+	struct virtio_net *n = dev;
+	struct net_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	/* A unicast MAC (the config parser's rule) and the MTU this device offers. */
+	if (st.magic != NET_STATE_MAGIC || (st.mac[0] & 1) || st.mtu != n->mtu)
+		return -EINVAL;
+	memcpy(n->mac, st.mac, 6);
+	return 0;
+}
+
 const struct virtio_device_ops virtio_net_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
@@ -253,6 +290,8 @@ const struct virtio_device_ops virtio_net_ops = {
     .pause = net_pause,
     .resume = net_resume,
     .destroy = net_destroy,
+    .save = net_save,
+    .restore = net_restore,
 };
 
 int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,

@@ -104,6 +104,8 @@ struct virtio_vsock {
 	unsigned rst_head, rst_len;
 	struct virtq_chain chain; /* worker-owned scratch */
 	struct iovec iov[VIRTQ_CHAIN_MAX_IOV];
+	/* Restored from a snapshot: the guest is owed a TRANSPORT_RESET event (worker). */
+	bool needs_transport_reset;
 	_Atomic uint64_t nr_conns, nr_bad, nr_rst_sent, nr_rst_dropped, nr_tx_bytes, nr_rx_bytes,
 	    buffered;
 };
@@ -799,9 +801,35 @@ static void rx_kick(struct worker *w, int fd, uint32_t events, void *arg)
 	rx_pump(arg);
 }
 
+#define VIRTIO_VSOCK_EVENT_TRANSPORT_RESET 0
+
+/* After a restore: one event buffer gets TRANSPORT_RESET (virtio 5.10.6.5); without a
+ * buffer yet, the driver's next event-queue kick brings us back. */
+static void send_transport_reset(struct virtio_vsock *v)
+{
+	struct virtq *q = virtio_mmio_queue(v->t, VSOCK_EVQ);
+	uint32_t id = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET; /* le32; x86 hosts only */
+
+	if (!v->needs_transport_reset || !q || !q->is_ready)
+		return;
+	int r = virtio_mmio_pop(v->t, VSOCK_EVQ, &v->chain);
+	if (r <= 0)
+		return;
+	uint32_t len = 0;
+	if (v->chain.nr_out == 0 && v->chain.in_len >= sizeof(id))
+		len = (uint32_t)virtq_chain_write(&v->chain, 0, &id, sizeof(id));
+	else
+		atomic_fetch_add(&v->nr_bad, 1);
+	virtq_push(q, v->chain.head, len);
+	virtio_mmio_signal_used(v->t, VSOCK_EVQ);
+	if (len)
+		v->needs_transport_reset = false;
+}
+
 static void ev_kick(struct worker *w, int fd, uint32_t events, void *arg)
 {
 	worker_eventfd_drain(fd); /* event buffers are kept for a transport reset */
+	send_transport_reset(arg);
 }
 
 static void wake_cb(struct worker *w, int fd, uint32_t events, void *arg)
@@ -809,6 +837,7 @@ static void wake_cb(struct worker *w, int fd, uint32_t events, void *arg)
 	struct virtio_vsock *v = arg;
 
 	worker_eventfd_drain(fd);
+	send_transport_reset(v);
 	tx_kick(w, virtio_mmio_notify_fd(v->t, VSOCK_TXQ), 0, v);
 }
 
@@ -977,6 +1006,8 @@ static int vsock_activate(void *dev, struct virtio_mmio *t)
 	    (err = worker_add_fd(v->worker, v->ep_fd, EPOLLIN, ep_cb, v)) ||
 	    (err = worker_start(v->worker)))
 		goto fail;
+	if (v->needs_transport_reset)
+		wake(v);
 	return 0;
 fail:
 	vsock_reset(v);
@@ -1014,6 +1045,42 @@ static void vsock_destroy(void *dev)
 	virtio_vsock_destroy(dev);
 }
 
+/* Snapshot: the CID only. Connections are not saved (their host ends belong to the old
+ * process): as Firecracker does, the restored guest gets VIRTIO_VSOCK_EVENT_TRANSPORT_RESET
+ * on the event queue once the device runs again, and drops every connection it had; the
+ * host listener (uds_path) and guest listeners keep working. */
+#define VSOCK_STATE_MAGIC 0x4b535656 /* "VVSK" */
+struct vsock_state {
+	uint32_t magic;
+	uint32_t pad;
+	uint64_t guest_cid;
+};
+
+static long vsock_save(void *dev, void *buf, size_t cap)
+{
+	struct virtio_vsock *v = dev;
+	struct vsock_state st = {.magic = VSOCK_STATE_MAGIC, .guest_cid = v->cfg.guest_cid};
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int vsock_restore(void *dev, const void *buf, size_t len)
+{
+	struct virtio_vsock *v = dev;
+	struct vsock_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.magic != VSOCK_STATE_MAGIC || st.guest_cid != v->cfg.guest_cid)
+		return -EINVAL;
+	v->needs_transport_reset = true;
+	return 0;
+}
+
 const struct virtio_device_ops virtio_vsock_ops = {
     .name = "virtio-vsock",
     .device_id = VIRTIO_ID_VSOCK,
@@ -1026,6 +1093,8 @@ const struct virtio_device_ops virtio_vsock_ops = {
     .pause = vsock_pause,
     .resume = vsock_resume,
     .destroy = vsock_destroy,
+    .save = vsock_save,
+    .restore = vsock_restore,
 };
 
 static int bind_listen(const char *path, char *err, size_t errlen)

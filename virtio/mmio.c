@@ -659,3 +659,37 @@ reset:
 	pthread_mutex_unlock(&t->lock);
 	return err;
 }
+
+long virtio_mmio_save_device(struct virtio_mmio *t, void *buf, size_t cap)
+{
+	long r = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->ops->save)
+		r = t->ops->save(t->dev, buf, cap);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int virtio_mmio_restore_device(struct virtio_mmio *t, const void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->ops->restore)
+		r = t->ops->restore(t->dev, buf, len);
+	else
+		r = len ? -EINVAL : 0;
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+const char *virtio_mmio_device_name(const struct virtio_mmio *t)
+{
+	return t->ops->name;
+}
+
+uint32_t virtio_mmio_device_id(const struct virtio_mmio *t)
+{
+	return t->ops->device_id;
+}

@@ -202,6 +202,14 @@ int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s);
  * (its workers start; pause them before the vCPUs run if the VM is to stay paused).
  * Returns 0 or -EINVAL (the transport is then reset). */
 int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s);
+/* The device's own state through ops->save / ops->restore: save returns the bytes written
+ * (<= cap; 0 for a device without the hook) or -errno; restore goes into the device before
+ * virtio_mmio_restore() activates it (a device without the hook takes only len 0). */
+long virtio_mmio_save_device(struct virtio_mmio *t, void *buf, size_t cap);
+int virtio_mmio_restore_device(struct virtio_mmio *t, const void *buf, size_t len);
+/* The device type's name and id ("virtio-blk"), for messages and checks. */
+const char *virtio_mmio_device_name(const struct virtio_mmio *t);
+uint32_t virtio_mmio_device_id(const struct virtio_mmio *t);
 
 /* --- device side --- */
 
