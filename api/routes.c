@@ -844,6 +844,122 @@ static void patch_vm(struct api_server *s, cJSON *body, struct api_reply *out)
 	reply_ok(out);
 }
 
+/* --- snapshots (Firecracker's PUT /snapshot/create and /snapshot/load) --- */
+
+static bool has_only_keys(const cJSON *o, const char *const *known)
+{
+	const cJSON *k;
+
+	cJSON_ArrayForEach(k, o)
+	{
+		unsigned i;
+		for (i = 0; known[i] && strcmp(k->string, known[i]); i++)
+			;
+		if (!known[i])
+			return false;
+	}
+	return true;
+}
+
+static void put_snapshot_create(struct api_server *s, cJSON *b, struct api_reply *out)
+{
+	static const char *const keys[] = {"snapshot_type", "snapshot_path", "mem_file_path",
+					   "version", NULL};
+	const char *type = get_str(b, "snapshot_type"), *path = get_str(b, "snapshot_path"),
+		   *mem = get_str(b, "mem_file_path");
+
+	if (!has_only_keys(b, keys))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/create: unknown field (the body is {snapshot_type, "
+				 "snapshot_path, mem_file_path})");
+	if (!path || !mem)
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/create: snapshot_path and mem_file_path are required");
+	if (type && strcmp(type, "Full") && strcmp(type, "Diff"))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/create: snapshot_type must be \"Full\" or \"Diff\"");
+	if (!is_started(s))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST, NOT_BEFORE_BOOT);
+	if (arcvmm_snapshot_create(s->vm, path, mem,
+				   type && !strcmp(type, "Diff") ? ARCVMM_SNAPSHOT_DIFF
+								 : ARCVMM_SNAPSHOT_FULL))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST, "%s", arcvmm_last_error());
+	reply_ok(out);
+}
+
+static void put_snapshot_load(struct api_server *s, cJSON *b, struct api_reply *out)
+{
+	static const char *const keys[] = {"snapshot_path",	    "mem_backend", "mem_file_path",
+					   "enable_diff_snapshots", "resume_vm",   NULL};
+	const char *path = get_str(b, "snapshot_path"), *mem = get_str(b, "mem_file_path");
+	const cJSON *be = cJSON_GetObjectItemCaseSensitive(b, "mem_backend");
+	const cJSON *diff = cJSON_GetObjectItemCaseSensitive(b, "enable_diff_snapshots");
+	const cJSON *resume = cJSON_GetObjectItemCaseSensitive(b, "resume_vm");
+
+	if (!has_only_keys(b, keys))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/load: unknown field (the body is {snapshot_path, "
+				 "mem_backend, enable_diff_snapshots, resume_vm})");
+	if (!path)
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/load: snapshot_path is required");
+	if (be && mem)
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/load: give mem_backend or mem_file_path, not both");
+	if (be) {
+		const char *bt = get_str(be, "backend_type"), *bp = get_str(be, "backend_path");
+		if (!cJSON_IsObject(be) || !bt || !bp)
+			return api_fault(
+			    out, MHD_HTTP_BAD_REQUEST,
+			    "snapshot/load: mem_backend is {backend_type, backend_path}");
+		if (strcmp(bt, "File"))
+			return api_fault(
+			    out, MHD_HTTP_BAD_REQUEST,
+			    "snapshot/load: backend_type \"%s\" is not supported (only "
+			    "\"File\")",
+			    bt);
+		mem = bp;
+	}
+	if (!mem)
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/load: mem_backend (or mem_file_path) is required");
+	if ((diff && !cJSON_IsBool(diff)) || (resume && !cJSON_IsBool(resume)))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/load: enable_diff_snapshots and resume_vm are booleans");
+	if (cJSON_IsTrue(diff))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "snapshot/load: diff snapshots are not supported yet");
+	if (is_started(s))
+		return api_fault(
+		    out, MHD_HTTP_BAD_REQUEST,
+		    "Loading a microVM snapshot not allowed after the microVM started.");
+	if (s->boot_source || s->machine_config || s->nr_drives || s->nr_nets)
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "Loading a microVM snapshot not allowed after configuring "
+				 "boot-specific resources.");
+	struct arcvmm_config *c = arcvmm_config_new();
+	if (!c)
+		return api_fault(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	/* The command line's console, seccomp and log settings; the machine is the
+	 * snapshot's. */
+	if (s->argc > 1 && arcvmm_config_parse_args(c, s->argc, s->argv) < 0) {
+		arcvmm_config_free(c);
+		return api_fault(out, MHD_HTTP_BAD_REQUEST, "%s", arcvmm_last_error());
+	}
+	struct arcvmm_vm *vm =
+	    arcvmm_restore(path, mem, c, cJSON_IsTrue(resume) ? ARCVMM_RESTORE_RESUME : 0);
+	arcvmm_config_free(c);
+	if (!vm)
+		return api_fault(out, MHD_HTTP_BAD_REQUEST, "Cannot load snapshot: %s",
+				 arcvmm_last_error());
+	s->vm = vm;
+	s->is_vm_ours = true;
+	uint64_t one = 1;
+	ssize_t w = write(s->start_fd, &one, sizeof(one));
+	(void)w;
+	reply_ok(out);
+}
+
 static void get_vm_config(struct api_server *s, struct api_reply *out)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -919,9 +1035,8 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		goto unknown;
 
 	/* Every PUT and PATCH takes a JSON object. */
-	static const char *const unsupported[] = {
-	    "/snapshot/create", "/snapshot/load", "/mmds",	     "/mmds/config",
-	    "/cpu-config",	"/serial",	  "/hotplug/memory", NULL};
+	static const char *const unsupported[] = {"/mmds",   "/mmds/config",	"/cpu-config",
+						  "/serial", "/hotplug/memory", NULL};
 	for (unsigned i = 0; unsupported[i]; i++)
 		if (!strcmp(url, unsupported[i]) || has_prefix(url, "/pmem/", &id))
 			return api_fault(out, MHD_HTTP_BAD_REQUEST,
@@ -931,6 +1046,10 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 
 	if (is_put && !strcmp(url, "/actions")) {
 		put_action(s, b, out);
+	} else if (is_put && !strcmp(url, "/snapshot/create")) {
+		put_snapshot_create(s, b, out);
+	} else if (is_put && !strcmp(url, "/snapshot/load")) {
+		put_snapshot_load(s, b, out);
 	} else if (is_patch && !strcmp(url, "/vm")) {
 		patch_vm(s, b, out);
 	} else if (is_patch && !strcmp(url, "/balloon")) {

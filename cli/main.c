@@ -63,6 +63,7 @@ struct cli_options {
 	bool has_net;		  /* --net given */
 	bool is_no_api;		  /* --no-api */
 	const char *metrics_path; /* --metrics-path PATH */
+	const char *restore;	  /* --restore STATE[,mem=FILE][,paused][,verify] */
 };
 
 static void cli_usage(FILE *f)
@@ -78,6 +79,11 @@ static void cli_usage(FILE *f)
 	      "  --no-api             no REST API (the default; Firecracker's flag)\n"
 	      "  --metrics-path PATH  a JSON metrics line every 60 s and at the end (with the\n"
 	      "                       API also on FlushMetrics), appended to PATH (file or FIFO)\n"
+	      "  --restore STATE[,mem=MEMFILE][,paused][,verify]\n"
+	      "                       run the VM saved in a snapshot (PUT /snapshot/create)\n"
+	      "                       instead of booting one: the machine and devices are the\n"
+	      "                       snapshot's (MEMFILE default: STATE.mem); paused: wait for\n"
+	      "                       PATCH /vm Resumed; verify: read the memory file first\n"
 	      "\n"
 	      "Signals: SIGTERM presses the guest's ACPI power button (Ctrl-Alt-Del without\n"
 	      "ACPI); a second SIGTERM, or SIGINT, SIGHUP or SIGQUIT, stops the VM at once.\n"
@@ -128,6 +134,7 @@ static int take_cli_options(int *argc, char **argv, struct cli_options *o)
 		const char **strval = !strcmp(a, "--api-sock")	     ? &o->api_sock
 				      : !strcmp(a, "--id")	     ? &o->id
 				      : !strcmp(a, "--metrics-path") ? &o->metrics_path
+				      : !strcmp(a, "--restore")	     ? &o->restore
 								     : NULL;
 		if (strval) {
 			if (i + 1 >= *argc || !argv[i + 1][0]) {
@@ -163,11 +170,56 @@ static int take_cli_options(int *argc, char **argv, struct cli_options *o)
 	}
 	argv[out] = NULL;
 	*argc = out;
+	if (o->restore && o->has_boot_source) {
+		fprintf(stderr, "arcvmm: --restore and --kernel/--config exclude each other (the "
+				"snapshot is the machine)\n");
+		return -1;
+	}
+	if (o->restore)
+		o->has_boot_source = true; /* runs at once; the API serves it */
 	if (o->is_no_api && o->api_sock) {
 		fprintf(stderr, "arcvmm: --no-api and --api-sock exclude each other\n");
 		return -1;
 	}
 	return 0;
+}
+
+/* --restore STATE[,mem=MEMFILE][,paused][,verify]: the VM from a snapshot, started. */
+static struct arcvmm_vm *cli_restore(const char *spec, const struct arcvmm_config *cfg)
+{
+	char *copy = strdup(spec), *save = NULL, *state = NULL, *mem = NULL;
+	unsigned flags = ARCVMM_RESTORE_RESUME;
+	struct arcvmm_vm *vm = NULL;
+
+	if (!copy) {
+		fprintf(stderr, "arcvmm: out of memory\n");
+		return NULL;
+	}
+	/* The state path is everything before the first ",key" we know. */
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!state) {
+			state = tok;
+		} else if (!strncmp(tok, "mem=", 4) && tok[4]) {
+			mem = tok + 4;
+		} else if (!strcmp(tok, "paused")) {
+			flags &= ~(unsigned)ARCVMM_RESTORE_RESUME;
+		} else if (!strcmp(tok, "verify")) {
+			flags |= ARCVMM_RESTORE_VERIFY;
+		} else {
+			fprintf(stderr,
+				"arcvmm: --restore %s: unknown option '%s' (mem=FILE, paused, "
+				"verify)\n",
+				spec, tok);
+			free(copy);
+			return NULL;
+		}
+	}
+	if (!state || !state[0])
+		fprintf(stderr, "arcvmm: --restore needs the state file\n");
+	else if (!(vm = arcvmm_restore(state, mem, cfg, flags)))
+		fprintf(stderr, "arcvmm: --restore %s: %s\n", state, arcvmm_last_error());
+	free(copy);
+	return vm;
 }
 
 static int64_t now_ms(void)
@@ -329,6 +381,23 @@ int main(int argc, char **argv)
 			return 128 + (int)si.ssi_signo;
 		}
 		raw_terminal();
+	} else if (o.restore) {
+		vm = cli_restore(o.restore, cfg);
+		arcvmm_config_free(cfg);
+		if (!vm) {
+			api_server_destroy(api);
+			return 1;
+		}
+		raw_terminal();
+		if (o.api_sock) {
+			if (api_server_start(&ao, &api, api_err, sizeof(api_err))) {
+				restore_terminal();
+				log_line(api_err);
+				arcvmm_destroy(vm);
+				return 1;
+			}
+			api_server_set_vm(api, vm);
+		}
 	} else {
 		vm = arcvmm_create(cfg);
 		arcvmm_config_free(cfg);

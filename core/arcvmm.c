@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/jail.h"
+#include "core/snapshot.h"
 #include "core/vm.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_vsock.h"
@@ -693,4 +694,67 @@ int arcvmm_vsock_listen(struct arcvmm_vm *v, uint32_t port)
 	int fd = virtio_vsock_listen(d, port);
 	return fd >= 0 ? fd
 		       : set_error(fd, "vsock: listen on host port %u: %s", port, strerror(-fd));
+}
+
+/* --- snapshots --- */
+
+int arcvmm_snapshot_create(struct arcvmm_vm *v, const char *state_path, const char *mem_path,
+			   enum arcvmm_snapshot_type type)
+{
+	char err[1024] = "";
+
+	CHECK_VM(v);
+	int r =
+	    vm_snapshot_create(v->vm, state_path, mem_path,
+			       type == ARCVMM_SNAPSHOT_DIFF ? VM_SNAPSHOT_DIFF : VM_SNAPSHOT_FULL,
+			       NULL, err, sizeof(err));
+	return r ? core_error(r, err) : 0;
+}
+
+struct arcvmm_vm *arcvmm_restore(const char *state_path, const char *mem_path,
+				 const struct arcvmm_config *c, unsigned flags)
+{
+	struct vm_restore_params p = {
+	    .state_path = state_path,
+	    .mem_path = mem_path,
+	    .base = c ? &c->cfg : NULL,
+	    .is_verify = flags & ARCVMM_RESTORE_VERIFY,
+	};
+	struct vm_config defaults;
+	struct arcvmm_vm *v;
+	char err[1024] = "";
+	sigset_t old;
+	int r;
+
+	if (!c) {
+		config_init(&defaults);
+		p.base = &defaults;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		set_error(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&v->lock, NULL);
+	atomic_store(&has_created_vm, true);
+	install_kick_handler();
+	block_all(&old);
+	r = vm_restore(&p, &v->vm, err, sizeof(err));
+	if (!r) {
+		r = vm_restore_start(v->vm, flags & ARCVMM_RESTORE_RESUME, err, sizeof(err));
+		if (r) {
+			vm_destroy(v->vm);
+			v->vm = NULL;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!c)
+		config_fini(&defaults);
+	if (r) {
+		core_error(r, err);
+		pthread_mutex_destroy(&v->lock);
+		free(v);
+		return NULL;
+	}
+	return v;
 }

@@ -293,6 +293,32 @@ out:
 	return r;
 }
 
+/* A restored VM: its vCPUs see is_pausing before their first KVM_RUN and park at once;
+ * vm_resume() lets them go. */
+int vm_start_paused(struct vm *vm, char *err, size_t errlen)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->op_lock);
+	if (!vm_state_allows(vm->state, VM_OP_START)) {
+		r = refuse(vm, VM_OP_START, err, errlen);
+		goto out;
+	}
+	atomic_store(&vm->is_pausing, true);
+	set_state(vm, VM_STATE_PAUSED);
+	r = -pthread_create(&vm->control_thread, NULL, control_thread, vm);
+	if (r) {
+		snprintf(err, errlen, "cannot start the control thread: %s", strerror(-r));
+		vm_end(vm, VM_END_ERROR, 0, NULL, "cannot start the control thread");
+		set_state(vm, VM_STATE_STOPPED);
+		goto out;
+	}
+	vm->has_control_thread = true;
+out:
+	pthread_mutex_unlock(&vm->op_lock);
+	return r;
+}
+
 /* --- pause and resume --- */
 
 static void deadline_in(struct timespec *ts, int ms)

@@ -94,11 +94,29 @@ struct vm {
 	uint64_t paused_clock_ns;
 	bool has_paused_clock;
 	uint64_t nr_pauses, nr_resumes;
+
+	/* Snapshots (core/snapshot.c): the config as a state file keeps it; for a restored VM
+	 * the memory file its RAM is mapped MAP_PRIVATE from (never to be overwritten). */
+	char *snap_config;
+	bool is_restored;
+	uint64_t mem_file_dev, mem_file_ino;
+	uint64_t restore_t0_ns; /* CLOCK_MONOTONIC at vm_restore()'s start (0: not restored) */
 };
 
 /* vm.c: ends the VM (the first caller wins; later calls do nothing). */
 void vm_end(struct vm *vm, enum vm_end end, int signo, const char *detail, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* vm.c: vm_create(), or with rs a VM rebuilt from a snapshot (core/snapshot.c): RAM from
+ * snapshot_restore_mem(), no kernel loaded, the saved state put back by
+ * snapshot_restore_state() instead of the boot state. */
+struct vm_restore_src;
+int vm_create_from(const struct vm_config *cfg, struct vm_restore_src *rs, struct vm **out,
+		   char *err, size_t errlen);
+int snapshot_restore_mem(struct vm *vm, struct vm_restore_src *rs, char *err, size_t errlen);
+int snapshot_restore_state(struct vm *vm, struct vm_restore_src *rs, char *err, size_t errlen);
+/* vm_control.c: vm_start() for a restored VM: the vCPU threads start parked and the VM is
+ * PAUSED (its devices already paused by the restore). */
+int vm_start_paused(struct vm *vm, char *err, size_t errlen);
 /* vm.c: the vCPU thread's body (started by the control thread). */
 void *vm_vcpu_thread(void *arg);
 

@@ -258,6 +258,29 @@ int arcvmm_vsock_connect(struct arcvmm_vm *vm, uint32_t port, char *err, size_t 
  * port replaces it). -errno on failure. */
 int arcvmm_vsock_listen(struct arcvmm_vm *vm, uint32_t port);
 
+/* --- snapshots --- */
+
+/* Firecracker's snapshot types; ARCVMM_SNAPSHOT_DIFF is not implemented yet (-ENOTSUP). */
+enum arcvmm_snapshot_type { ARCVMM_SNAPSHOT_FULL = 0, ARCVMM_SNAPSHOT_DIFF = 1 };
+/* Writes the VM (which must be PAUSED: -EBUSY otherwise) to state_path, a checksummed
+ * state file written under a temporary name and renamed into place, and its RAM to
+ * mem_path, sparsely (holes and zero pages are not written). The VM stays paused. */
+int arcvmm_snapshot_create(struct arcvmm_vm *vm, const char *state_path, const char *mem_path,
+			   enum arcvmm_snapshot_type type);
+
+#define ARCVMM_RESTORE_RESUME 1 /* run the restored VM at once (else it is PAUSED) */
+#define ARCVMM_RESTORE_VERIFY 2 /* read the whole memory file once before restoring */
+/* Builds a VM from a snapshot (mem_path NULL: state_path + ".mem"): the machine, disks,
+ * NICs and vsock as the snapshot says; the console, seccomp and log level from c (NULL:
+ * defaults). Guest RAM is mapped from the memory file copy-on-write and loaded lazily, so
+ * restore time does not grow with RAM size; two VMs restored from the same files run side
+ * by side (each needs its own vsock uds_path free, and disks it may lock). The VM comes
+ * back PAUSED (ARCVMM_RESTORE_RESUME: RUNNING). A truncated, corrupted, wrong-version or
+ * wrong-host state file, or a memory file of the wrong size, gives NULL and one line in
+ * arcvmm_last_error(). */
+struct arcvmm_vm *arcvmm_restore(const char *state_path, const char *mem_path,
+				 const struct arcvmm_config *c, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

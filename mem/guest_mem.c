@@ -6,6 +6,45 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* The x86 split of ram_size around [hole_start, hole_end), at fd offsets back to back. */
+static void set_regions(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start,
+			uint64_t hole_end)
+{
+	uint64_t low = ram_size < hole_start ? ram_size : hole_start;
+
+	m->map_size = ram_size;
+	m->ram_size = ram_size;
+	m->regions[0] = (struct guest_region){.gpa = 0, .size = low, .host = m->map};
+	m->nr_regions = 1;
+	if (ram_size > low) {
+		m->regions[1] = (struct guest_region){
+		    .gpa = hole_end,
+		    .size = ram_size - low,
+		    .host = m->map + low,
+		    .fd_offset = low,
+		};
+		m->nr_regions = 2;
+	}
+}
+
+int guest_mem_init_file(struct guest_mem *m, int fd, uint64_t ram_size, uint64_t hole_start,
+			uint64_t hole_end)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (ram_size == 0 || (ram_size & 0xfff) || hole_start > hole_end || (hole_start & 0xfff) ||
+	    hole_end > UINT64_MAX - ram_size)
+		return -EINVAL;
+	/* Lazy: nothing is read here; MAP_NORESERVE as for the memfd. */
+	void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->map = p;
+	set_regions(m, ram_size, hole_start, hole_end);
+	madvise(m->map, ram_size, MADV_DONTDUMP);
+	return 0;
+}
+
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, uint64_t hole_end)
 {
 	int err;
@@ -29,20 +68,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, 
 		m->map = NULL;
 		goto close_fd;
 	}
-	m->map_size = ram_size;
-	m->ram_size = ram_size;
-	uint64_t low = ram_size < hole_start ? ram_size : hole_start;
-	m->regions[0] = (struct guest_region){.gpa = 0, .size = low, .host = m->map};
-	m->nr_regions = 1;
-	if (ram_size > low) {
-		m->regions[1] = (struct guest_region){
-		    .gpa = hole_end,
-		    .size = ram_size - low,
-		    .host = m->map + low,
-		    .fd_offset = low,
-		};
-		m->nr_regions = 2;
-	}
+	set_regions(m, ram_size, hole_start, hole_end);
 	/* Guest RAM is large and rarely shared with a child: keep it out of core dumps. */
 	madvise(m->map, ram_size, MADV_DONTDUMP);
 	/* Transparent huge pages for the memfd where the host lets shared memory have them

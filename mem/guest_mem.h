@@ -34,6 +34,12 @@ struct guest_mem {
 /* Creates RAM of ram_size bytes (a multiple of 4 KiB) laid out with the given hole:
  * RAM below hole_start, the rest from hole_end up. Returns 0 or -errno. */
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, uint64_t hole_end);
+/* RAM from a snapshot's memory file: fd (at least ram_size bytes, laid out as
+ * guest_mem_init() lays out its memfd) mapped MAP_PRIVATE, so pages load from the file on
+ * first touch and the guest's writes stay in this process. m->fd stays -1 (the file is
+ * not the guest's to punch holes into); the caller may close fd after. 0 or -errno. */
+int guest_mem_init_file(struct guest_mem *m, int fd, uint64_t ram_size, uint64_t hole_start,
+			uint64_t hole_end);
 /* Wraps caller-owned memory as one region at gpa 0 (tests, fuzzers, benches). */
 void guest_mem_init_buffer(struct guest_mem *m, void *buf, uint64_t size);
 /* Adds a caller-owned region (tests that need a second region or a gap). Returns 0 or -EINVAL. */
