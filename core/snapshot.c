@@ -178,14 +178,14 @@ static int get_num(const cJSON *o, const char *key, double min, double max, bool
 	}
 	if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max ||
 	    v->valuedouble != (double)(int64_t)v->valuedouble)
-		return say(err, errlen, -EINVAL, "config: \"%s\" is not a whole number in [%.0f, %.0f]",
-			   key, min, max);
+		return say(err, errlen, -EINVAL,
+			   "config: \"%s\" is not a whole number in [%.0f, %.0f]", key, min, max);
 	*out = v->valuedouble;
 	return 0;
 }
 
-static int get_str(const cJSON *o, const char *key, size_t max, bool is_required,
-		   const char **out, char *err, size_t errlen)
+static int get_str(const cJSON *o, const char *key, size_t max, bool is_required, const char **out,
+		   char *err, size_t errlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -241,9 +241,10 @@ static int parse_net(struct vm_net_config *n, const cJSON *j, char *err, size_t 
 		return say(err, errlen, -EINVAL, "config: unknown NIC kind \"%s\"", s);
 	n->kind = (enum vm_net_kind)k;
 	if (n->kind == VM_NET_FD)
-		return say(err, errlen, -EINVAL,
-			   "the snapshot's NIC is an inherited socket (fd=): it cannot be re-created "
-			   "in another process");
+		return say(
+		    err, errlen, -EINVAL,
+		    "the snapshot's NIC is an inherited socket (fd=): it cannot be re-created "
+		    "in another process");
 	if (n->kind == VM_NET_TAP) {
 		if ((r = get_str(j, "tap", IFNAMSIZ - 1, true, &s, err, errlen)))
 			return r;
@@ -541,7 +542,8 @@ static int collect(struct vm *vm, struct snap_writer *w, char *err, size_t errle
 		struct virtio_mmio *t = vm->virtio[i];
 		struct virtio_mmio_state ts;
 		if ((r = virtio_mmio_save(t, &ts))) {
-			r = say(err, errlen, r, "%s (slot %u): requests still in flight after the pause",
+			r = say(err, errlen, r,
+				"%s (slot %u): requests still in flight after the pause",
 				virtio_mmio_device_name(t), i);
 			goto out;
 		}
@@ -597,8 +599,9 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
 	if (s != VM_STATE_PAUSED) {
 		pthread_mutex_unlock(&vm->op_lock);
 		return say(err, errlen, -EBUSY, "cannot snapshot a VM that is %s: pause it first",
-			   s == VM_STATE_RUNNING ? "running" : s == VM_STATE_STOPPED ? "stopped"
-										       : "not started");
+			   s == VM_STATE_RUNNING   ? "running"
+			   : s == VM_STATE_STOPPED ? "stopped"
+						   : "not started");
 	}
 	if (!vm->snap_config) {
 		r = say(err, errlen, -ENOMEM, "out of memory");
@@ -607,8 +610,8 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
 	/* A restored VM's RAM reads through to its memory file: writing that file now would
 	 * change the guest's memory under it. */
 	struct stat ms;
-	if (vm->is_restored && stat(mem_path, &ms) == 0 && (uint64_t)ms.st_dev == vm->mem_file_dev &&
-	    (uint64_t)ms.st_ino == vm->mem_file_ino) {
+	if (vm->is_restored && stat(mem_path, &ms) == 0 &&
+	    (uint64_t)ms.st_dev == vm->mem_file_dev && (uint64_t)ms.st_ino == vm->mem_file_ino) {
 		r = say(err, errlen, -EINVAL,
 			"mem_file_path %s: this VM's memory is mapped from that file; write the "
 			"snapshot to a new one",
@@ -704,11 +707,11 @@ int snapshot_restore_mem(struct vm *vm, struct vm_restore_src *rs, char *err, si
 	if (!S_ISREG(st.st_mode))
 		return say(err, errlen, -EINVAL, "%s: not a regular file", rs->mem_path);
 	if ((uint64_t)st.st_size != m.total_size)
-		return say(err, errlen, -EINVAL,
-			   "%s: %llu bytes, but the snapshot's memory is %llu bytes (not its memory "
-			   "file, or cut)",
-			   rs->mem_path, (unsigned long long)st.st_size,
-			   (unsigned long long)m.total_size);
+		return say(
+		    err, errlen, -EINVAL,
+		    "%s: %llu bytes, but the snapshot's memory is %llu bytes (not its memory "
+		    "file, or cut)",
+		    rs->mem_path, (unsigned long long)st.st_size, (unsigned long long)m.total_size);
 	r = guest_mem_init_file(&vm->mem, rs->mem_fd, m.total_size, X86_MMIO_HOLE_START,
 				X86_MMIO_HOLE_END);
 	if (r)
@@ -721,8 +724,8 @@ int snapshot_restore_mem(struct vm *vm, struct vm_restore_src *rs, char *err, si
 			  m.regions[i].fd_offset == vm->mem.regions[i].fd_offset;
 	if (!is_same) {
 		guest_mem_fini(&vm->mem);
-		return say(err, errlen, -EINVAL, "%s: the memory layout does not match this build's",
-			   rs->state_path);
+		return say(err, errlen, -EINVAL,
+			   "%s: the memory layout does not match this build's", rs->state_path);
 	}
 	if (rs->is_verify) {
 		/* Every page read once: a file that cannot be read fails now, not in the guest
@@ -793,7 +796,8 @@ int snapshot_restore_state(struct vm *vm, struct vm_restore_src *rs, char *err, 
 	r = 0;
 	if (!(ref = need(rs, SNAP_SEC_I8042, 0, "i8042", err, errlen)) ||
 	    i8042_restore(&vm->i8042, ref->data, ref->len))
-		r = ref ? say(err, errlen, -EINVAL, "%s: bad i8042 state", rs->state_path) : -EINVAL;
+		r = ref ? say(err, errlen, -EINVAL, "%s: bad i8042 state", rs->state_path)
+			: -EINVAL;
 	else if (!(ref = need(rs, SNAP_SEC_ACPI_PM, 0, "ACPI PM", err, errlen)) ||
 		 acpi_pm_restore(&vm->acpi_pm, ref->data, ref->len))
 		r = ref ? say(err, errlen, -EINVAL, "%s: bad ACPI PM state", rs->state_path)
@@ -816,10 +820,11 @@ int snapshot_restore_state(struct vm *vm, struct vm_restore_src *rs, char *err, 
 				   rs->state_path, name, i);
 		r = virtio_mmio_restore_device(t, dev->data, dev->len);
 		if (r == -ESTALE)
-			return say(err, errlen, -EINVAL,
-				   "%s (slot %u): not the device the snapshot was taken with (a disk "
-				   "image of another size, or read-only changed)",
-				   name, i);
+			return say(
+			    err, errlen, -EINVAL,
+			    "%s (slot %u): not the device the snapshot was taken with (a disk "
+			    "image of another size, or read-only changed)",
+			    name, i);
 		if (r)
 			return say(err, errlen, -EINVAL, "%s: %s (slot %u): bad device state",
 				   rs->state_path, name, i);

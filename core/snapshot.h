@@ -46,7 +46,7 @@ int vm_snapshot_create(struct vm *vm, const char *state_path, const char *mem_pa
  * ignored). */
 struct vm_restore_params {
 	const char *state_path;
-	const char *mem_path; /* NULL: state_path with ".mem" appended */
+	const char *mem_path;	      /* NULL: state_path with ".mem" appended */
 	const struct vm_config *base; /* NULL: defaults (console on stdin/stdout) */
 	bool is_verify;		      /* read the whole memory file once (--verify) */
 };

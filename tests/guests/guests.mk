@@ -5,6 +5,7 @@
 #   mem.elf, mem.bzImage   memory map + memory test guest (expect_mb=<n> on the cmdline)
 #   smp.elf, smp.bzImage   MP table + INIT/SIPI/SIPI AP start-up guest
 #   spin.elf, tick.elf     never end: one line then halt / one line then dots
+#   count.elf      counts and rewrites 16 MiB per round (snapshot/restore tests)
 
 GUEST_OUT := $(O)/guests
 GUEST_SRC := tests/guests
@@ -49,7 +50,7 @@ $(GUEST_OUT)/%.bzImage: $(GUEST_OUT)/%.bz.elf
 	objcopy -O binary -R .bss $< $@
 
 GUEST_IMAGES := $(addprefix $(GUEST_OUT)/,hello.elf hello.bzImage mem.elf mem.bzImage \
-	smp.elf smp.bzImage spin.elf tick.elf)
+	smp.elf smp.bzImage spin.elf tick.elf count.elf)
 
 guests:: $(GUEST_IMAGES)
 

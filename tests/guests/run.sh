@@ -193,5 +193,16 @@ test_smp smp-elf-8 smp.elf ELF/PVH 8
 test_smp smp-bzimage-3 smp.bzImage bzImage/64-bit 3
 test_smp smp-elf-linux64-2 smp.elf ELF/64-bit 2 --boot linux64
 
+# --- snapshot/restore with the counter guest (its own script; counts merged) --------------
+if [ -e "$DIR/count.elf" ] && command -v curl >/dev/null; then
+	bash "$(dirname "$0")/snapshot.sh" "$VMM" "$DIR" | tee "$TMP/snap"
+	sp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/snap")
+	sf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/snap")
+	passed=$((passed + ${sp:-0}))
+	failed=$((failed + ${sf:-1}))
+else
+	echo "skip snapshot (count.elf or curl missing)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
