@@ -137,3 +137,23 @@ fuzz-smoke-snapshot: $(O)/fuzz/fuzz_snapshot
 		$(O)/fuzz/corpus-snapshot tests/fuzz/seeds-snapshot
 
 .PHONY: fuzz-smoke-snapshot
+
+# What the snapshot's sections feed once the file passed its checksums: the config JSON
+# (core/snapshot.c) and the legacy devices' state parsers; the first byte picks which.
+FUZZ_SNAPSTATE_SRCS := tests/fuzz/fuzz_snapshot_state.c core/snapshot.c devices/serial.c \
+	devices/i8042.c devices/rtc.c devices/acpi_pm.c
+
+$(O)/fuzz/fuzz_snapshot_state: $(FUZZ_SNAPSTATE_SRCS) core/snapshot.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DARCVMM_VERSION=\"fuzz\" -o $@ $(FUZZ_SNAPSTATE_SRCS) \
+		$(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_snapshot_state
+
+fuzz-smoke-snapshot-state: $(O)/fuzz/fuzz_snapshot_state
+	@mkdir -p $(O)/fuzz/corpus-snapshot-state
+	$(O)/fuzz/fuzz_snapshot_state -max_total_time=$$(( $(FUZZ_TIME) / 3 )) \
+		-print_final_stats=1 $(O)/fuzz/corpus-snapshot-state tests/fuzz/seeds-snapshot-state
+
+.PHONY: fuzz-smoke-snapshot-state
+fuzz-smoke: fuzz-smoke-snapshot-state

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "core/config.h"
+#include "core/snapshot.h"
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
@@ -26,6 +27,24 @@
 #include <unistd.h>
 
 static int nr_irq_high;
+
+/* SNAPSHOT_STATE_SEEDS=dir: good blobs become fuzz seeds (tests/fuzz/seeds-snapshot-state),
+ * prefixed with fuzz_snapshot_state's selector byte. */
+static void seed(const char *name, uint8_t which, const void *blob, size_t len)
+{
+	const char *dir = getenv("SNAPSHOT_STATE_SEEDS");
+	char path[512];
+
+	if (!dir)
+		return;
+	test_snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (f) {
+		fputc(which, f);
+		fwrite(blob, 1, len, f);
+		fclose(f);
+	}
+}
 
 static void serial_irq(void *ctx, bool level)
 {
@@ -86,6 +105,7 @@ TEST(serial_round_trip)
 	CHECK_EQ(serial_input(a, (const uint8_t *)"hello", 5), 5);
 	long n = serial_save(a, blob, sizeof(blob));
 	CHECK(n > 5);
+	seed("serial", 1, blob, (size_t)n);
 	CHECK_EQ(serial_save(a, blob, 4), -ENOSPC);
 	nr_irq_high = 0;
 	CHECK_EQ(serial_restore(b, blob, (size_t)n), 0);
@@ -152,6 +172,7 @@ TEST(i8042_round_trip)
 	CHECK_EQ(i8042_send_ctrl_alt_del(&a), 0);
 	long n = i8042_save(&a, blob, sizeof(blob));
 	CHECK(n > 0);
+	seed("i8042", 2, blob, (size_t)n);
 	kbd_irqs = 0;
 	CHECK_EQ(i8042_restore(&b, blob, (size_t)n), 0);
 	CHECK(kbd_irqs >= 1);
@@ -193,6 +214,7 @@ TEST(rtc_round_trip)
 	rtc_pio(&a, 0x71, &v, true);
 	long n = rtc_save(&a, blob, sizeof(blob));
 	CHECK(n > 0);
+	seed("rtc", 3, blob, (size_t)n);
 	CHECK_EQ(rtc_restore(&b, blob, (size_t)n), 0);
 	rtc_pio(&b, 0x70, &idx, true);
 	rtc_pio(&b, 0x71, &v, false);
@@ -227,6 +249,7 @@ TEST(acpi_pm_round_trip)
 	a.sleep_status = X86_ACPI_WAK_STS;
 	long n = acpi_pm_save(&a, blob, sizeof(blob));
 	CHECK(n > 0);
+	seed("acpi-pm", 4, blob, (size_t)n);
 	CHECK_EQ(acpi_pm_restore(&b, blob, (size_t)n), 0);
 	CHECK_EQ(b.sleep_status, X86_ACPI_WAK_STS);
 	blob[4] = 0xff;
@@ -392,6 +415,115 @@ TEST(virtio_vsock_state)
 	rmdir(dir);
 }
 
+TEST(config_round_trip)
+{
+	struct vm_config a, b;
+	char err[256];
+	uint64_t clock = 1;
+
+	config_init(&a);
+	config_init(&b);
+	a.ncpus = 3;
+	a.mem_size = 512ULL << 20;
+	a.console = VM_CONSOLE_VIRTIO;
+	a.has_rng = true;
+	a.has_acpi = false;
+	a.disks[0].path = strdup("/images/root.ext4");
+	a.disks[0].id = strdup("root");
+	a.disks[0].is_read_only = true;
+	a.disks[0].nr_queues = 2;
+	a.nr_disks = 1;
+	CHECK(config_parse_net(&a.nets[0], "tap=tap7,mac=52:54:00:01:02:03", err, sizeof(err)) ==
+	      0);
+	CHECK(config_parse_net(&a.nets[1], "user,hostfwd=tcp::8080-:80,hostname=box", err,
+			       sizeof(err)) == 0);
+	a.nr_nets = 2;
+	a.balloon = strdup("target=64,deflate_on_oom");
+	a.vsock_cid = 7;
+	a.vsock_uds = strdup("/run/v.sock");
+	char *j = snapshot_config_json(&a);
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	seed("config", 0, j, strlen(j));
+	CHECK_EQ(snapshot_config_parse(&b, j, strlen(j), &clock, err, sizeof(err)), 0);
+	CHECK_EQ(clock, 0);
+	CHECK_EQ(b.ncpus, 3);
+	CHECK_EQ(b.mem_size, 512ULL << 20);
+	CHECK_EQ(b.console, VM_CONSOLE_VIRTIO);
+	CHECK(b.has_rng && !b.has_acpi);
+	CHECK_EQ(b.nr_disks, 1);
+	CHECK(b.disks[0].path && !strcmp(b.disks[0].path, "/images/root.ext4"));
+	CHECK(b.disks[0].id && !strcmp(b.disks[0].id, "root"));
+	CHECK(b.disks[0].is_read_only && b.disks[0].nr_queues == 2);
+	CHECK_EQ(b.nr_nets, 2);
+	CHECK(b.nets[0].kind == VM_NET_TAP && !strcmp(b.nets[0].tap, "tap7"));
+	CHECK(b.nets[0].has_mac && b.nets[0].mac[5] == 3);
+	CHECK(b.nets[1].kind == VM_NET_USER && b.nets[1].nr_fwds == 1);
+	CHECK(b.nets[1].fwds[0].host_port == 8080 && b.nets[1].fwds[0].guest_port == 80);
+	CHECK(!strcmp(b.nets[1].hostname, "box"));
+	CHECK(b.balloon && !strcmp(b.balloon, "target=64,deflate_on_oom"));
+	CHECK(b.vsock_cid == 7 && b.vsock_uds && !strcmp(b.vsock_uds, "/run/v.sock"));
+	/* The document prints the same again. */
+	char *j2 = snapshot_config_json(&b);
+	CHECK(j2 && !strcmp(j, j2));
+	free(j2);
+	free(j);
+	config_fini(&a);
+	config_fini(&b);
+}
+
+TEST(config_hostile)
+{
+	static const char *const bad[] = {
+	    "",
+	    "[]",
+	    "{}",
+	    "{\"format\":\"other\"}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":0,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\"}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1.5,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\"}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":8,"
+	    "\"console\":\"serial\"}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"tty\"}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\",\"disks\":[{\"path\":\"\",\"queues\":1}]}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\",\"disks\":[1,2,3,4,5,6,7,8,9]}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\",\"nets\":[{\"kind\":\"tap\",\"tap\":\"a/b\"}]}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\",\"nets\":[{\"kind\":\"fd\",\"fd\":3}]}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\",\"nets\":[{\"kind\":\"user\",\"mac\":\"01:00:00:00:00:00\"}]}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\",\"vsock\":{\"guest_cid\":2,\"uds_path\":\"/x\"}}",
+	    "{\"format\":\"arcvmm-snapshot-config-1\",\"vcpus\":1,\"mem_size_mib\":64,"
+	    "\"console\":\"serial\",\"paused_clock_ns\":\"-5\"}",
+	};
+	char err[256];
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vm_config c;
+		uint64_t clock;
+		config_init(&c);
+		err[0] = 0;
+		int r = snapshot_config_parse(&c, bad[i], strlen(bad[i]), &clock, err, sizeof(err));
+		if (r != -EINVAL)
+			fprintf(stderr, "  accepted: %s\n", bad[i]);
+		CHECK_EQ(r, -EINVAL);
+		CHECK(err[0] != 0);
+		config_fini(&c);
+	}
+	/* A NUL inside is not JSON text. */
+	struct vm_config c;
+	config_init(&c);
+	CHECK_EQ(snapshot_config_parse(&c, "{\0}", 3, NULL, err, sizeof(err)), -EINVAL);
+	config_fini(&c);
+}
+
 int main(void)
 {
 	RUN(serial_round_trip);
@@ -405,5 +537,7 @@ int main(void)
 	RUN(virtio_console_state);
 	RUN(virtio_balloon_state);
 	RUN(virtio_vsock_state);
+	RUN(config_round_trip);
+	RUN(config_hostile);
 	return test_summary();
 }
