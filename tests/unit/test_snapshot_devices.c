@@ -524,6 +524,35 @@ TEST(config_hostile)
 	config_fini(&c);
 }
 
+/* Restored RAM: the memory file mapped copy-on-write; the guest's writes never reach it. */
+TEST(guest_mem_from_file)
+{
+	char path[] = "/tmp/arcvmm-snapmem-XXXXXX";
+	int fd = mkstemp(path);
+	struct guest_mem m;
+	uint64_t v = 0x1122334455667788ULL, got = 0;
+
+	CHECK(fd >= 0);
+	CHECK(ftruncate(fd, 4 << 20) == 0);
+	CHECK(pwrite(fd, &v, 8, 2 << 20) == 8);
+	CHECK_EQ(guest_mem_init_file(&m, fd, 4 << 20, 3 << 20, 4ULL << 30), 0);
+	CHECK_EQ(m.fd, -1);
+	CHECK_EQ(m.nr_regions, 2); /* 3 MiB below the "hole", 1 MiB above */
+	CHECK_EQ(m.regions[1].gpa, 4ULL << 30);
+	CHECK_EQ(guest_mem_read(&m, 2 << 20, &got, 8), 0);
+	CHECK_EQ(got, v);
+	uint64_t w = 42;
+	CHECK_EQ(guest_mem_write(&m, 2 << 20, &w, 8), 0);
+	CHECK(pread(fd, &got, 8, 2 << 20) == 8);
+	CHECK_EQ(got, v);				      /* the file is unchanged */
+	CHECK_EQ(guest_mem_read(&m, 4ULL << 30, &got, 8), 0); /* fd offset 3 MiB */
+	CHECK_EQ(got, 0);
+	guest_mem_fini(&m);
+	CHECK(guest_mem_init_file(&m, fd, 4097, 3 << 20, 4ULL << 30) == -EINVAL);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(serial_round_trip);
@@ -539,5 +568,6 @@ int main(void)
 	RUN(virtio_vsock_state);
 	RUN(config_round_trip);
 	RUN(config_hostile);
+	RUN(guest_mem_from_file);
 	return test_summary();
 }

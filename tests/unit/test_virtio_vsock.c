@@ -757,9 +757,52 @@ out:
 	env_stop(&e);
 }
 
+/* A device restored from a snapshot tells the guest its connections are gone: the first
+ * event buffer gets VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (id 0), and only one does. */
+TEST(test_transport_reset_after_restore)
+{
+	struct virtio_vsock_config cfg = {.guest_cid = CID};
+	struct env e;
+	char err[200];
+	uint8_t blob[64];
+
+	memset(&e, 0, sizeof(e));
+	strcpy(e.dir, "/tmp/vsock-test-XXXXXX");
+	CHECK(mkdtemp(e.dir) != NULL);
+	test_snprintf(e.uds, sizeof(e.uds), "%s/v.sock", e.dir);
+	strcpy(cfg.uds_path, e.uds);
+	CHECK(simdrv_init(&e.sd, RAM_SIZE) == 0);
+	e.v = virtio_vsock_create(&cfg, err, sizeof(err));
+	CHECK(e.v != NULL);
+	if (!e.v)
+		return;
+	long n = virtio_vsock_ops.save(e.v, blob, sizeof(blob));
+	CHECK(n > 0);
+	CHECK_EQ(virtio_vsock_ops.restore(e.v, blob, (size_t)n), 0);
+	CHECK(simdrv_start(&e.sd, &virtio_vsock_ops, e.v, 3, 64, ~0ULL) == 0);
+	uint64_t gpa[2];
+	for (unsigned i = 0; i < 2; i++) {
+		gpa[i] = simdrv_alloc(&e.sd, 8, 8);
+		memset(simdrv_ptr(&e.sd, gpa[i]), 0xee, 8);
+		struct simdrv_buf b = {gpa[i], 8, true};
+		simq_add(&e.sd.q[VSOCK_EVQ], &b, 1);
+	}
+	simq_publish(&e.sd.q[VSOCK_EVQ]);
+	simdrv_kick(&e.sd, VSOCK_EVQ, true);
+	uint32_t id = 99, len = 99, ev;
+	CHECK(simdrv_wait_used(&e.sd, VSOCK_EVQ, &id, &len, WAIT_MS));
+	CHECK_EQ(len, 4);
+	memcpy(&ev, simdrv_ptr(&e.sd, gpa[0]), 4);
+	CHECK_EQ(ev, 0); /* VIRTIO_VSOCK_EVENT_TRANSPORT_RESET */
+	/* The second buffer stays with the device. */
+	CHECK(!simdrv_wait_used(&e.sd, VSOCK_EVQ, &id, &len, 200));
+	env_stop(&e);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	RUN(test_transport_reset_after_restore);
 	RUN(test_parse_connect);
 	RUN(test_bad_config);
 	RUN(test_host_connect_and_data);
