@@ -210,9 +210,18 @@ void *vm_vcpu_thread(void *arg)
 		return NULL;
 	}
 
-	bool has_run = false;
+	bool has_run = false, has_io = false;
 	while (!atomic_load(&vm->is_ending)) {
 		if (atomic_load(&vm->is_pausing)) {
+			/* Parked state must be whole: an exit handled here is completed in KVM
+			 * first (else a snapshot would replay the OUT, or lose the IN). */
+			if (has_io) {
+				int cr = hv_vcpu_complete_io(v->hv);
+				if (cr)
+					log_warn("vcpu%u: cannot complete the I/O exit: %s",
+						 v->index, strerror(-cr));
+				has_io = false;
+			}
 			vcpu_park(vm);
 			continue;
 		}
@@ -225,6 +234,7 @@ void *vm_vcpu_thread(void *arg)
 				 (double)(now - vm->restore_t0_ns) / 1e6);
 		}
 		has_run = true;
+		has_io = false;
 		int r = hv_vcpu_run(v->hv, &ex);
 		if (r) {
 			vm_end(vm, VM_END_ERROR, 0, NULL, "vcpu%u: KVM_RUN failed: %s", v->index,
@@ -233,12 +243,14 @@ void *vm_vcpu_thread(void *arg)
 		}
 		switch (ex.kind) {
 		case HV_EXIT_IO:
+			has_io = true;
 			__atomic_store_n(&v->nr_exits_io, v->nr_exits_io + 1, __ATOMIC_RELAXED);
 			for (uint32_t i = 0; i < ex.count; i++)
 				handle_pio(vm, ex.port, ex.data + (size_t)i * ex.size, ex.size,
 					   ex.is_write);
 			break;
 		case HV_EXIT_MMIO:
+			has_io = true;
 			__atomic_store_n(&v->nr_exits_mmio, v->nr_exits_mmio + 1, __ATOMIC_RELAXED);
 			handle_mmio(vm, ex.addr, ex.data, ex.size, ex.is_write);
 			break;

@@ -86,6 +86,12 @@ int hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
 /* Makes hv_vcpu_run() return HV_EXIT_INTR soon (from any thread; the vCPU thread must
  * have HV_SIG_KICK unblocked with a no-op handler). */
 void hv_vcpu_kick(struct hv_vcpu *vcpu);
+/* Finishes a port/MMIO exit that was handled in user space (KVM completes the
+ * instruction only on the next KVM_RUN: until then the registers still point at it) by a
+ * KVM_RUN with immediate_exit set, which never enters the guest. vCPU thread, before it
+ * parks for a pause: a snapshot must not see a half-done OUT it would replay. Leaves
+ * immediate_exit set (the next run returns at once: HV_EXIT_INTR). 0 or -errno. */
+int hv_vcpu_complete_io(struct hv_vcpu *vcpu);
 /* Re-arms after a kick so the next hv_vcpu_run() enters the guest. */
 void hv_vcpu_clear_kick(struct hv_vcpu *vcpu);
 /* Writes a register dump (for entry failures) as lines into buf. */

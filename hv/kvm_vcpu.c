@@ -411,6 +411,14 @@ int hv_vcpu_kvmclock_ctrl(struct hv_vcpu *vcpu)
 	return ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) < 0 ? -errno : 0;
 }
 
+int hv_vcpu_complete_io(struct hv_vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
 void hv_vcpu_clear_kick(struct hv_vcpu *vcpu)
 {
 	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
