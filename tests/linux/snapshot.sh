@@ -1,0 +1,113 @@
+#!/bin/sh
+# suite: opt-in
+# tests/linux/snapshot.sh — snapshot/restore of a Linux guest (POSIX sh; needs curl for the
+# API: run it in the nested L1 with --hostroot, or on a host with hardware KVM).
+#
+#   ARCVMM=build/arcvmm GUEST_DIR=../shared/guest WORK=/tmp/w sh tests/linux/snapshot.sh [TEST...]
+#
+#   snapshot-linux-counter  the minimal kernel, 256 MiB, a shell loop printing "TICK <n>"
+#                          every 100 ms; paused and snapshotted over --api-sock at TICK 20,
+#                          stopped; restored in a new arcvmm process: the first TICK there
+#                          is the next one (nothing lost or repeated, give or take the
+#                          line the pause cut), the guest runs on for 20 more ticks (its
+#                          timers, interrupts and console work), and 20 ticks take about
+#                          2 s of host time (printed: "sleep 0.1" keeps its length).
+#   snapshot-linux-clones  two VMs restored from the same files at once both count on.
+# Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed".
+# Env: LT_TIMEOUT (s per boot, 120).
+# Trusts: nothing the guest prints (only matched against patterns).
+
+ARCVMM=${ARCVMM:?set ARCVMM to the arcvmm binary}
+G=${GUEST_DIR:?set GUEST_DIR to the guest images}
+WORK=${WORK:-$(mktemp -d)}
+T=${LT_TIMEOUT:-120}
+K=$G/minimal-vmlinux
+I=$G/minimal-initramfs.cpio.gz
+ALL="snapshot-linux-counter snapshot-linux-clones"
+mkdir -p "$WORK" || exit 2
+. "$(dirname "$0")/runner.inc"
+
+wait_for() { # FILE PATTERN SECONDS
+	_i=0
+	while [ $_i -lt $(($3 * 10)) ]; do
+		tr -d '\r' <"$1" 2>/dev/null | grep -q -- "$2" && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+api() { # METHOD PATH BODY: prints the HTTP status
+	curl -s -o "$WORK/resp" -w '%{http_code}' --max-time 60 --unix-socket "$WORK/api.sock" \
+		-X "$1" -H 'Content-Type: application/json' -d "$3" "http://localhost$2"
+}
+last_tick() { tr -d '\r' <"$1" | sed -n 's/^TICK \([0-9][0-9]*\)$/\1/p' | tail -n 1; }
+first_tick() { tr -d '\r' <"$1" | sed -n 's/^TICK \([0-9][0-9]*\)$/\1/p' | head -n 1; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+snapped=0
+snap() {
+	[ $snapped = 1 ] && return 0
+	snapped=1
+	command -v curl >/dev/null || { why="no curl (run with --hostroot)"; return 1; }
+	con=$WORK/snap1.console
+	errf=$WORK/snap1.stderr
+	rm -f "$WORK/api.sock"
+	cmd='i=0; while true; do echo TICK $i; i=$((i+1)); sleep 0.1; done'
+	b64=$(printf '%s' "$cmd" | base64 | tr -d '\n')
+	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$I" --memory 256M --net none \
+		--cmdline "console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$b64" \
+		--api-sock "$WORK/api.sock" </dev/null >"$con" 2>"$errf" &
+	p=$!
+	wait_for "$con" '^TICK 20$' "$T" || { why="the guest did not reach TICK 20"; kill $p; return 1; }
+	st=$(api PATCH /vm '{"state":"Paused"}')
+	[ "$st" = 204 ] || { why="pause: $st $(cat "$WORK/resp")"; kill $p; return 1; }
+	t0=$(now_ms)
+	st=$(api PUT /snapshot/create "{\"snapshot_type\":\"Full\",\"snapshot_path\":\"$WORK/s\",\"mem_file_path\":\"$WORK/m\"}")
+	t1=$(now_ms)
+	kill -INT $p
+	wait $p
+	[ "$st" = 204 ] || { why="snapshot: $st $(cat "$WORK/resp")"; return 1; }
+	echo "  snapshot of 256 MiB Linux: $((t1 - t0)) ms, state $(stat -c %s "$WORK/s") bytes," \
+		"memory $(du -k "$WORK/m" | cut -f1) KiB on disk"
+	return 0
+}
+
+t_snapshot_linux_counter() {
+	snap || return 1
+	last=$(last_tick "$WORK/snap1.console")
+	con=$WORK/snap2.console
+	errf=$WORK/snap2.stderr
+	timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" </dev/null >"$con" 2>"$errf" &
+	p=$!
+	want=$((last + 1))
+	wait_for "$con" "^TICK $want\$" 60 || { why="no TICK $want after the restore"; kill $p; return 1; }
+	ta=$(now_ms)
+	wait_for "$con" "^TICK $((want + 20))\$" 60 || { why="the restored guest stopped counting"; kill $p; return 1; }
+	tb=$(now_ms)
+	kill -INT $p
+	wait $p
+	first=$(first_tick "$con")
+	echo "  restored: first TICK $first (last before the snapshot: $last); 20 ticks in $((tb - ta)) ms of host time"
+	[ "$first" = "$want" ] || { why="first TICK after the restore is $first, expected $want"; return 1; }
+	return 0
+}
+
+t_snapshot_linux_clones() {
+	snap || return 1
+	last=$(last_tick "$WORK/snap1.console")
+	con=$WORK/clone1.console
+	errf=$WORK/clone1.stderr
+	timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" </dev/null >"$con" 2>"$errf" &
+	p1=$!
+	timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" </dev/null \
+		>"$WORK/clone2.console" 2>"$WORK/clone2.stderr" &
+	p2=$!
+	ok=1
+	wait_for "$con" "^TICK $((last + 20))\$" 90 || { why="clone 1 did not count on"; ok=0; }
+	wait_for "$WORK/clone2.console" "^TICK $((last + 20))\$" 90 || { why="${why:-clone 2 did not count on}"; ok=0; }
+	kill -INT $p1 $p2
+	wait $p1 $p2
+	[ $ok = 1 ]
+}
+
+run_all "$@"
