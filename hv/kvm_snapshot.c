@@ -343,7 +343,6 @@ int hv_vcpu_restore(struct hv_vcpu *vcpu, const void *buf, size_t len, char *err
 		}
 	}
 
-	SET(KVM_SET_MP_STATE, REC_MP_STATE, struct kvm_mp_state);
 	SET(KVM_SET_REGS, REC_REGS, struct kvm_regs);
 	SET(KVM_SET_SREGS, REC_SREGS, struct kvm_sregs);
 
@@ -410,7 +409,9 @@ int hv_vcpu_restore(struct hv_vcpu *vcpu, const void *buf, size_t len, char *err
 	free(tmp);
 	tmp = NULL;
 
-	/* Events last: pending exceptions/NMIs/SIPIs on top of the restored state. */
+	/* MP state after the LAPIC (an AP waiting for its SIPI), events last: pending
+	 * exceptions/NMIs/SIPIs on top of the restored state. */
+	SET(KVM_SET_MP_STATE, REC_MP_STATE, struct kvm_mp_state);
 	SET(KVM_SET_VCPU_EVENTS, REC_EVENTS, struct kvm_vcpu_events);
 out:
 	free(tmp);
