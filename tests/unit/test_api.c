@@ -88,6 +88,54 @@ TEST(unknown_paths_methods_and_bodies)
 	server_free(s);
 }
 
+/* Snapshot endpoints without a KVM: every refusal is a 400 with a fault_message that
+ * names the problem; a load of a file that is not a snapshot never starts anything. */
+TEST(snapshot_endpoints)
+{
+	struct api_server *s = server();
+
+	CHECK_EQ(req(s, "PUT", "/snapshot/create", "{}"), 400);
+	CHECK(FAULT("snapshot_path and mem_file_path are required"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/create",
+		     "{\"snapshot_path\": \"/tmp/a\", \"mem_file_path\": \"/tmp/b\"}"),
+		 400);
+	CHECK(FAULT("not supported before starting"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/create",
+		     "{\"snapshot_type\": \"Half\", \"snapshot_path\": \"/tmp/a\", "
+		     "\"mem_file_path\": \"/tmp/b\"}"),
+		 400);
+	CHECK(FAULT("snapshot_type"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/create", "{\"snapshot_path\": \"/a\", \"x\": 1}"), 400);
+	CHECK(FAULT("unknown field"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/load", "{}"), 400);
+	CHECK(FAULT("snapshot_path is required"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/a\"}"), 400);
+	CHECK(FAULT("mem_backend"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/load",
+		     "{\"snapshot_path\": \"/a\", \"mem_backend\": {\"backend_type\": "
+		     "\"Uffd\", \"backend_path\": \"/u\"}}"),
+		 400);
+	CHECK(FAULT("only \\\"File\\\""));
+	CHECK_EQ(req(s, "PUT", "/snapshot/load",
+		     "{\"snapshot_path\": \"/a\", \"mem_file_path\": \"/m\", "
+		     "\"enable_diff_snapshots\": true}"),
+		 400);
+	CHECK(FAULT("diff snapshots are not supported"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/load",
+		     "{\"snapshot_path\": \"/a\", \"mem_file_path\": \"/m\", \"resume_vm\": 1}"),
+		 400);
+	CHECK(FAULT("booleans"));
+	CHECK_EQ(req(s, "PUT", "/snapshot/load",
+		     "{\"snapshot_path\": \"/nonexistent/state\", \"mem_backend\": "
+		     "{\"backend_type\": \"File\", \"backend_path\": \"/nonexistent/mem\"}, "
+		     "\"resume_vm\": true}"),
+		 400);
+	CHECK(FAULT("Cannot load snapshot: /nonexistent/state: No such file or directory"));
+	CHECK_EQ(req(s, "GET", "/", NULL), 200);
+	CHECK(strstr(last_body, "\"state\":\"Not started\""));
+	server_free(s);
+}
+
 TEST(machine_config)
 {
 	struct api_server *s = server();
@@ -265,6 +313,7 @@ int main(void)
 	arcvmm_set_log_level(0);
 	RUN(instance_info_and_version);
 	RUN(unknown_paths_methods_and_bodies);
+	RUN(snapshot_endpoints);
 	RUN(machine_config);
 	RUN(boot_source_drives_nets);
 	RUN(actions_and_vm_before_boot);
