@@ -540,6 +540,14 @@ static int collect(struct vm *vm, struct snap_writer *w, char *err, size_t errle
 	}
 	for (unsigned i = 0; i < vm->nr_virtio; i++) {
 		struct virtio_mmio *t = vm->virtio[i];
+		/* The device first: it may hand buffers it holds back to the ring. */
+		n = virtio_mmio_save_device(t, buf, DEV_STATE_MAX);
+		if (n < 0) {
+			r = say(err, errlen, (int)n, "%s (slot %u): cannot save its state: %s",
+				virtio_mmio_device_name(t), i, strerror((int)-n));
+			goto out;
+		}
+		snap_writer_add(w, SNAP_SEC_VIRTIO_DEV, i, buf, (size_t)n);
 		struct virtio_mmio_state ts;
 		if ((r = virtio_mmio_save(t, &ts))) {
 			r = say(err, errlen, r,
@@ -548,13 +556,6 @@ static int collect(struct vm *vm, struct snap_writer *w, char *err, size_t errle
 			goto out;
 		}
 		snap_writer_add(w, SNAP_SEC_VIRTIO_MMIO, i, &ts, sizeof(ts));
-		n = virtio_mmio_save_device(t, buf, DEV_STATE_MAX);
-		if (n < 0) {
-			r = say(err, errlen, (int)n, "%s (slot %u): cannot save its state: %s",
-				virtio_mmio_device_name(t), i, strerror((int)-n));
-			goto out;
-		}
-		snap_writer_add(w, SNAP_SEC_VIRTIO_DEV, i, buf, (size_t)n);
 	}
 	r = 0;
 out:

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "backends/slirp.h"
 #include "backends/sockfd.h"
@@ -205,8 +206,17 @@ static int net_resume(void *dev)
 	struct virtio_net *n = dev;
 	int err = 0;
 
-	if (n->rx.w)
+	if (n->rx.w) {
+		/* The chains a snapshot handed back are re-popped without waiting for a kick
+		 * the driver already gave. */
+		if (n->rx.has_given_back) {
+			uint64_t one = 1;
+			n->rx.has_given_back = false;
+			if (write(n->rx.kick_fd, &one, sizeof(one)) < 0)
+				log_debug("%s: RX self-kick: %s", n->spec, strerror(errno));
+		}
 		err = worker_resume(n->rx.w);
+	}
 	if (n->tx.w) {
 		int e2 = worker_resume(n->tx.w);
 		if (!err)
@@ -257,6 +267,10 @@ static long net_save(void *dev, void *buf, size_t cap)
 
 	if (cap < sizeof(st))
 		return -ENOSPC;
+	/* Paused: RX buffers held for frames to come go back to the ring. */
+	int r = virtio_net_rx_give_back(n);
+	if (r)
+		return r;
 	memcpy(st.mac, n->mac, 6);
 	memcpy(buf, &st, sizeof(st));
 	return sizeof(st);

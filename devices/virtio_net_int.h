@@ -50,6 +50,7 @@ struct net_rx {
 	int rl_timer_fd;
 	size_t need; /* bytes of guest buffer (header included) a maximum-size frame takes */
 	unsigned pending_irq; /* frames pushed since the last interrupt decision */
+	bool has_given_back;  /* a snapshot returned the reserve: kick ourselves on resume */
 	/* The reserve: order[0, nr_res) index bufs[], in the order they were popped. */
 	struct net_rx_buf *bufs; /* [VIRTQ_MAX_SIZE] */
 	uint16_t order[VIRTQ_MAX_SIZE];
@@ -102,6 +103,10 @@ struct virtio_net {
 };
 
 int virtio_net_rx_start(struct virtio_net *n);
+/* Snapshot, RX worker paused: the reserved (popped, unfilled) chains go back to the ring
+ * (virtq_unpop), so the queue has nothing in flight; the reserve fills again when frames
+ * come. -EBUSY if the reserve is not the tail of the pops. */
+int virtio_net_rx_give_back(struct virtio_net *n);
 void virtio_net_rx_stop(struct virtio_net *n);
 void virtio_net_rx_free(struct virtio_net *n);
 int virtio_net_tx_start(struct virtio_net *n);

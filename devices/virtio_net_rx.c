@@ -503,6 +503,30 @@ void virtio_net_rx_stop(struct virtio_net *n)
 	rx->q = NULL;
 }
 
+int virtio_net_rx_give_back(struct virtio_net *n)
+{
+	struct net_rx *rx = &n->rx;
+
+	if (!rx->q || rx->nr_res == 0)
+		return 0;
+	/* Only a reserve that is exactly the last chains popped can go back (frames fill the
+	 * reserve from its front, so what is left is the tail of the pops). */
+	if (rx->q->nr_inflight != rx->nr_res || rx->q->nr_unpublished)
+		return -EBUSY;
+	for (unsigned e = 0; e < rx->nr_res; e++) {
+		if (rx->is_consumed[e])
+			return -EBUSY;
+	}
+	if (virtq_unpop(rx->q, rx->nr_res))
+		return -EBUSY;
+	for (unsigned e = 0; e < rx->nr_res; e++)
+		rx->free_list[rx->nr_free++] = rx->order[e];
+	rx->nr_res = 0;
+	rx->res_cap = 0;
+	rx->has_given_back = true;
+	return 0;
+}
+
 void virtio_net_rx_free(struct virtio_net *n)
 {
 	struct net_rx *rx = &n->rx;
