@@ -458,7 +458,10 @@ static void balloon_destroy(void *dev)
 static uint32_t ram_mib(const struct guest_mem *mem);
 
 /* Snapshot: the target and what the driver reported inflated. The inflated pages are
- * holes in the memory file (zero on restore), as the guest expects of pages it gave. */
+ * holes in the memory file (zero on restore), as the guest expects of pages it gave.
+ * (A restored VM's RAM is a private file mapping: pages it inflates later are dropped
+ * with MADV_DONTNEED and read back as the file's, not as zeros — the balloon does not
+ * promise their contents.) */
 #define BALLOON_STATE_MAGIC 0x4c414256 /* "VBAL" */
 struct balloon_state {
 	uint32_t magic;
@@ -476,6 +479,14 @@ static long balloon_save(void *dev, void *buf, size_t cap)
 
 	if (cap < sizeof(st))
 		return -ENOSPC;
+	/* Paused: the statistics buffer the device holds goes back now, as a polling tick
+	 * would give it (the driver refills it), so nothing is in flight. */
+	if (b->has_stats_buf && b->t && b->qidx[Q_STATS] >= 0) {
+		unsigned qi = (unsigned)b->qidx[Q_STATS];
+		b->has_stats_buf = false;
+		virtq_push(virtio_mmio_queue(b->t, qi), b->stats_head, 0);
+		virtio_mmio_signal_used(b->t, qi);
+	}
 	pthread_mutex_lock(&b->lock);
 	st.amount_mib = b->cfg.amount_mib;
 	pthread_mutex_unlock(&b->lock);
