@@ -12,7 +12,12 @@
 #                          line the pause cut), the guest runs on for 20 more ticks (its
 #                          timers, interrupts and console work), and 20 ticks take about
 #                          2 s of host time (printed: "sleep 0.1" keeps its length).
-#   snapshot-linux-clones  two VMs restored from the same files at once both count on.
+#                          The VM also has a disk (8 MiB file) and the default user NIC
+#                          (its RX buffers are reserved by the device while idle): each
+#                          TICK line is also written to the disk (dd conv=fsync); after the
+#                          restored run the image holds the restored guest's ticks.
+#   snapshot-linux-clones  two VMs restored from the same files at once both count on (the
+#                          clones use copies of the disk image: an image is locked).
 # Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed".
 # Env: LT_TIMEOUT (s per boot, 120).
 # Trusts: nothing the guest prints (only matched against patterns).
@@ -52,11 +57,14 @@ snap() {
 	con=$WORK/snap1.console
 	errf=$WORK/snap1.stderr
 	rm -f "$WORK/api.sock"
-	cmd='i=0; while true; do echo TICK $i; i=$((i+1)); sleep 0.1; done'
+	mkdir -p "$WORK/a" "$WORK/c1" "$WORK/c2"
+	dd if=/dev/zero of="$WORK/a/disk.img" bs=1M count=8 2>/dev/null
+	cmd='i=0; while true; do echo TICK $i; echo "TICK $i" | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null; i=$((i+1)); sleep 0.1; done'
 	b64=$(printf '%s' "$cmd" | base64 | tr -d '\n')
-	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$I" --memory 256M --net none \
+	(cd "$WORK/a" && exec timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$I" \
+		--memory 256M --disk disk.img \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$b64" \
-		--api-sock "$WORK/api.sock" </dev/null >"$con" 2>"$errf" &
+		--api-sock "$WORK/api.sock" </dev/null >"$con" 2>"$errf") &
 	p=$!
 	wait_for "$con" '^TICK 20$' "$T" || { why="the guest did not reach TICK 20"; kill $p; return 1; }
 	st=$(api PATCH /vm '{"state":"Paused"}')
@@ -67,6 +75,8 @@ snap() {
 	kill -INT $p
 	wait $p
 	[ "$st" = 204 ] || { why="snapshot: $st $(cat "$WORK/resp")"; return 1; }
+	cp "$WORK/a/disk.img" "$WORK/c1/disk.img"
+	cp "$WORK/a/disk.img" "$WORK/c2/disk.img"
 	echo "  snapshot of 256 MiB Linux: $((t1 - t0)) ms, state $(stat -c %s "$WORK/s") bytes," \
 		"memory $(du -k "$WORK/m" | cut -f1) KiB on disk"
 	return 0
@@ -77,7 +87,8 @@ t_snapshot_linux_counter() {
 	last=$(last_tick "$WORK/snap1.console")
 	con=$WORK/snap2.console
 	errf=$WORK/snap2.stderr
-	timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" </dev/null >"$con" 2>"$errf" &
+	(cd "$WORK/a" && exec timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" \
+		</dev/null >"$con" 2>"$errf") &
 	p=$!
 	want=$((last + 1))
 	wait_for "$con" "^TICK $want\$" 60 || { why="no TICK $want after the restore"; kill $p; return 1; }
@@ -89,6 +100,9 @@ t_snapshot_linux_counter() {
 	first=$(first_tick "$con")
 	echo "  restored: first TICK $first (last before the snapshot: $last); 20 ticks in $((tb - ta)) ms of host time"
 	[ "$first" = "$want" ] || { why="first TICK after the restore is $first, expected $want"; return 1; }
+	n=$((want + 20))
+	dd if="$WORK/a/disk.img" bs=512 skip=$n count=1 2>/dev/null | tr -d '\0' | grep -qx "TICK $n" ||
+		{ why="the disk has no 'TICK $n' at sector $n (written by the restored guest)"; return 1; }
 	return 0
 }
 
@@ -97,10 +111,14 @@ t_snapshot_linux_clones() {
 	last=$(last_tick "$WORK/snap1.console")
 	con=$WORK/clone1.console
 	errf=$WORK/clone1.stderr
-	timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" </dev/null >"$con" 2>"$errf" &
+	# The disk was given by a relative path: each clone runs in its own folder with its
+	# own copy of the image taken at the snapshot (an image is locked by the VM using it),
+	# as Firecracker's jailer does it.
+	(cd "$WORK/c1" && exec timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" \
+		</dev/null >"$con" 2>"$errf") &
 	p1=$!
-	timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" </dev/null \
-		>"$WORK/clone2.console" 2>"$WORK/clone2.stderr" &
+	(cd "$WORK/c2" && exec timeout -s KILL "$T" "$ARCVMM" --restore "$WORK/s,mem=$WORK/m" \
+		</dev/null >"$WORK/clone2.console" 2>"$WORK/clone2.stderr") &
 	p2=$!
 	ok=1
 	wait_for "$con" "^TICK $((last + 20))\$" 90 || { why="clone 1 did not count on"; ok=0; }
