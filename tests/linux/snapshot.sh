@@ -16,6 +16,10 @@
 #                          (its RX buffers are reserved by the device while idle): each
 #                          TICK line is also written to the disk (dd conv=fsync); after the
 #                          restored run the image holds the restored guest's ticks.
+#                          And a vsock (uds v.sock, relative): a guest vsockt server on port
+#                          1024 echoes for a host client before the snapshot and again
+#                          after the restore (the restored guest got TRANSPORT_RESET; its
+#                          listener keeps working).
 #   snapshot-linux-clones  two VMs restored from the same files at once both count on (the
 #                          clones use copies of the disk image: an image is locked).
 # Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed".
@@ -28,6 +32,7 @@ WORK=${WORK:-$(mktemp -d)}
 T=${LT_TIMEOUT:-120}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
+VSOCKT=${VSOCKT:-$(dirname "$ARCVMM")/guest-tools/vsockt}
 ALL="snapshot-linux-counter snapshot-linux-clones"
 mkdir -p "$WORK" || exit 2
 . "$(dirname "$0")/runner.inc"
@@ -35,7 +40,7 @@ mkdir -p "$WORK" || exit 2
 wait_for() { # FILE PATTERN SECONDS
 	_i=0
 	while [ $_i -lt $(($3 * 10)) ]; do
-		tr -d '\r' <"$1" 2>/dev/null | grep -q -- "$2" && return 0
+		tr -d '\r' 2>/dev/null <"$1" | grep -q -- "$2" && return 0
 		sleep 0.1
 		_i=$((_i + 1))
 	done
@@ -59,14 +64,18 @@ snap() {
 	rm -f "$WORK/api.sock"
 	mkdir -p "$WORK/a" "$WORK/c1" "$WORK/c2"
 	dd if=/dev/zero of="$WORK/a/disk.img" bs=1M count=8 2>/dev/null
-	cmd='i=0; while true; do echo TICK $i; echo "TICK $i" | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null; i=$((i+1)); sleep 0.1; done'
+	[ -x "$VSOCKT" ] || { why="no $VSOCKT (make guest-tools)"; return 1; }
+	cat "$I" "$(dirname "$VSOCKT")/vsockt.cpio.gz" >"$WORK/initrd" || return 1
+	cmd='/vsockt server vsock:1024 1000 >/dev/null 2>&1 & i=0; while true; do echo TICK $i; echo "TICK $i" | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null; i=$((i+1)); sleep 0.1; done'
 	b64=$(printf '%s' "$cmd" | base64 | tr -d '\n')
-	(cd "$WORK/a" && exec timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$I" \
-		--memory 256M --disk disk.img \
+	(cd "$WORK/a" && exec timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$WORK/initrd" \
+		--memory 256M --disk disk.img --vsock cid=3,uds=v.sock \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$b64" \
 		--api-sock "$WORK/api.sock" </dev/null >"$con" 2>"$errf") &
 	p=$!
 	wait_for "$con" '^TICK 20$' "$T" || { why="the guest did not reach TICK 20"; kill $p; return 1; }
+	timeout 30 "$VSOCKT" client "hyb:$WORK/a/v.sock:1024" e 4096 >"$WORK/vs1" 2>&1
+	grep -q ' e ok' "$WORK/vs1" || { why="vsock echo before the snapshot: $(cat "$WORK/vs1")"; kill $p; return 1; }
 	st=$(api PATCH /vm '{"state":"Paused"}')
 	[ "$st" = 204 ] || { why="pause: $st $(cat "$WORK/resp")"; kill $p; return 1; }
 	t0=$(now_ms)
@@ -92,11 +101,13 @@ t_snapshot_linux_counter() {
 	p=$!
 	want=$((last + 1))
 	wait_for "$con" "^TICK $want\$" 60 || { why="no TICK $want after the restore"; kill $p; return 1; }
+	timeout 30 "$VSOCKT" client "hyb:$WORK/a/v.sock:1024" e 4096 >"$WORK/vs2" 2>&1
 	ta=$(now_ms)
 	wait_for "$con" "^TICK $((want + 20))\$" 60 || { why="the restored guest stopped counting"; kill $p; return 1; }
 	tb=$(now_ms)
 	kill -INT $p
 	wait $p
+	grep -q ' e ok' "$WORK/vs2" || { why="vsock echo after the restore: $(cat "$WORK/vs2")"; return 1; }
 	first=$(first_tick "$con")
 	echo "  restored: first TICK $first (last before the snapshot: $last); 20 ticks in $((tb - ta)) ms of host time"
 	[ "$first" = "$want" ] || { why="first TICK after the restore is $first, expected $want"; return 1; }
