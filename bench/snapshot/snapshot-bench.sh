@@ -49,6 +49,7 @@ for mem in 256 4096; do
 		kill -INT $rp
 		wait $rp 2>/dev/null
 		sed -n 's/.*first KVM_RUN \([0-9.]*\) ms.*/\1/p' "$T/rerr" >>"$T/kvm"
+		grep "restore: read" "$T/rerr" | sed "s/^/    /"
 		echo $(((end - start))) >>"$T/line"
 		echo "  run $r: first_kvm_run_ms=$(tail -n1 "$T/kvm") exec_to_first_line_us=$((end - start))"
 	done
