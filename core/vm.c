@@ -342,7 +342,23 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 			vm->con_out_fd = vm->con_null_fd;
 	}
 
-	r = guest_mem_init(&vm->mem, cfg->mem_size, X86_MMIO_HOLE_START, X86_MMIO_HOLE_END);
+	if (cfg->huge_pages && (cfg->mem_size & ((2ULL << 20) - 1))) {
+		r = -EINVAL;
+		snprintf(err, errlen,
+			 "--huge-pages 2M: --memory %llu KiB is not a multiple of 2 MiB",
+			 (unsigned long long)(cfg->mem_size >> 10));
+		goto fail;
+	}
+	r = guest_mem_init_flags(&vm->mem, cfg->mem_size, X86_MMIO_HOLE_START, X86_MMIO_HOLE_END,
+				 cfg->huge_pages ? GUEST_MEM_HUGETLB_2M : 0);
+	if (r && cfg->huge_pages) {
+		snprintf(
+		    err, errlen,
+		    "--huge-pages 2M: cannot reserve %llu huge pages of 2 MiB for guest RAM: %s "
+		    "(see HugePages_Free in /proc/meminfo; raise /proc/sys/vm/nr_hugepages)",
+		    (unsigned long long)(cfg->mem_size >> 21), strerror(-r));
+		goto fail;
+	}
 	if (r) {
 		snprintf(err, errlen, "--memory %llu MiB: cannot allocate guest RAM: %s",
 			 (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
