@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/memory/reclaim.sh — memory given back to the host, arcvmm vs QEMU microvm side by
 # side: the same minimal kernel and guest workload (a 1 GiB guest fills 512 MiB of tmpfs,
-# frees it, idles 30 s), with virtio-balloon free page reporting on both (arcvmm:
+# frees it, idles 30 s, then 5 s more so the last sample is taken), with virtio-balloon free page reporting on both (arcvmm:
 # --balloon target=0,stats=1 --memory-reclaim auto with a calm fake host-pressure file, so
 # only free page reporting acts, as in QEMU; QEMU: virtio-balloon-device,
 # free-page-reporting=on). Samples the VMM process's resident memory (VmRSS: guest RAM it
@@ -32,7 +32,8 @@ sleep 5
 rm -f /fill/f
 echo FILL-FREED
 sleep 30
-echo FILL-DONE'
+echo FILL-DONE
+sleep 5'
 b64=$(printf '%s' "$guest" | base64 | tr -d '\n')
 CMD="console=ttyS0 reboot=k panic=-1 quiet guest.quiet=1 guest.cmd64=$b64"
 printf 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' >"$W/psi"
