@@ -49,3 +49,98 @@ desc(1, 0xa80, 8, 2, 0, base=0x900)
 struct.pack_into('<HHHH', ram, 0x400, 0, 2, 0, 2)   # avail flags, idx 2, ring [0, 2]
 hdr = bytes([3, 3, 0, 0, 0, 0])
 open(os.path.join(here, 'seeds-virtq', 'two-chains'), 'wb').write(hdr + bytes(ram))
+
+# --- device scripts for fuzz_driver.c (fuzz_blk, fuzz_net, fuzz_console, fuzz_rng) ---
+ALL = 0xffffffffffffffff
+DATA = 0x20000
+R, W, N, IND = 0, 2, 1, 4          # descriptor flags: readable, writable, next, indirect
+
+def script(features, size_log2):
+    return struct.pack('<QB', features, size_log2)
+
+def s_ram(gpa, data):
+    out = b''
+    for k in range(0, len(data), 255):
+        chunk = data[k:k + 255]
+        g = gpa + k
+        out += bytes([0, g & 0xff, g >> 8 & 0xff, g >> 16 & 0xff, len(chunk)]) + chunk
+    return out
+
+def s_desc(q, i, addr, ln, flags, nxt=0):
+    return struct.pack('<BBHIIHH', 1, q, i, addr, ln, flags, nxt)
+
+def s_post(q, head):
+    return struct.pack('<BBH', 2, q, head)
+
+def s_idx(q, v):
+    return struct.pack('<BBH', 3, q, v)
+
+def s_reg(off, v, size=4):
+    return struct.pack('<BHBI', 4, off, {1: 0, 2: 1, 4: 2, 8: 3}[size], v)
+
+def s_read(off, size=4):
+    return struct.pack('<BHB', 5, off, {1: 0, 2: 1, 4: 2, 8: 3}[size])
+
+S_SETUP, S_PAUSE, S_RUN = bytes([6]), bytes([7]), bytes([9])
+
+def s_device(data):
+    return bytes([8, len(data)]) + data
+
+def chain(q, first, bufs):
+    """bufs: (addr, len, flags) — linked as descriptors first, first+1, ..."""
+    out = b''
+    for k, (addr, ln, fl) in enumerate(bufs):
+        last = k == len(bufs) - 1
+        out += s_desc(q, first + k, addr, ln, fl | (0 if last else N), 0 if last else first + k + 1)
+    return out
+
+def itable(gpa, bufs):
+    """an indirect table at gpa (RAM records)"""
+    raw = b''
+    for k, (addr, ln, fl) in enumerate(bufs):
+        last = k == len(bufs) - 1
+        raw += struct.pack('<QIHH', addr, ln, fl | (0 if last else N), 0 if last else k + 1)
+    return s_ram(gpa, raw)
+
+def seeds(name, files):
+    d = os.path.join(here, 'seeds-' + name)
+    os.makedirs(d, exist_ok=True)
+    for fname, data in files.items():
+        open(os.path.join(d, fname), 'wb').write(data)
+
+def blk_req(t, sector, q=0, first=0, data_len=512, data_flags=W, extra=b''):
+    hdr = struct.pack('<IIQ', t, 0, sector) + extra
+    bufs = [(DATA, len(hdr), R)]
+    if data_len:
+        bufs.append((DATA + 0x1000, data_len, data_flags))
+    bufs.append((DATA + 0x8000, 1, W))
+    return s_ram(DATA, hdr) + chain(q, first, bufs) + s_post(q, first)
+
+blk = {
+    'read': script(ALL, 3) + blk_req(0, 1),
+    'write': script(ALL, 3) + s_ram(DATA + 0x1000, b'\xab' * 1024) +
+             blk_req(1, 2, data_len=1024, data_flags=R),
+    'flush-getid': script(ALL, 3) + blk_req(4, 0, data_len=0) +
+                   blk_req(8, 0, first=4, data_len=20),
+    'discard': script(ALL, 3) + blk_req(11, 0, data_len=0, extra=struct.pack('<QII', 8, 8, 0) +
+                                         struct.pack('<QII', 64, 16, 0)),
+    'write-zeroes': script(ALL, 3) + blk_req(13, 0, data_len=0,
+                                             extra=struct.pack('<QII', 16, 8, 1)),
+    'unknown-type': script(ALL, 3) + blk_req(99, 0),
+    'read-only-write': script(ALL, 0x83) + blk_req(1, 0, data_len=512, data_flags=R),
+    'queue1': script(ALL, 4) + blk_req(0, 3, q=1),
+    'reset-midway': script(ALL, 3) + blk_req(0, 1) + s_reg(0x70, 0) + S_SETUP + blk_req(1, 1, data_flags=R)
+                    + S_PAUSE + blk_req(0, 2, first=3),
+    'no-event-idx': script(ALL & ~(1 << 29), 3) + blk_req(0, 1),
+}
+# indirect: one descriptor pointing at a table of header, data, status
+blk['indirect'] = (script(ALL, 3) + s_ram(DATA, struct.pack('<IIQ', 0, 0, 4)) +
+                   itable(DATA + 0x10000, [(DATA, 16, R), (DATA + 0x1000, 4096, W),
+                                           (DATA + 0x8000, 1, W)]) +
+                   s_desc(0, 0, DATA + 0x10000, 48, IND) + s_post(0, 0))
+# the chain limit: an indirect table of 1024 entries (header, 1022 one-sector pieces, status)
+big = [(DATA, 16, R)] + [(DATA + 0x40000 + 512 * k, 512, W) for k in range(1022)] + [(DATA + 0x8000, 1, W)]
+blk['indirect-1024'] = (script(ALL, 8) + s_ram(DATA, struct.pack('<IIQ', 0, 0, 0)) +
+                        itable(DATA + 0x10000, big) + s_desc(0, 0, DATA + 0x10000, 16 * 1024, IND) +
+                        s_post(0, 0))
+seeds('blk', blk)
