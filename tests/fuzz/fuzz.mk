@@ -153,3 +153,13 @@ $(O)/fuzz/fuzz_blk: tests/fuzz/fuzz_blk.c devices/virtio_blk.c $(FUZZ_DEV_SRCS) 
 		$(O)/libarcvmm.a $(LDLIBS)
 
 fuzz: $(O)/fuzz/fuzz_blk
+
+FUZZ_NET_SRCS := tests/fuzz/fuzz_net.c devices/virtio_net.c devices/virtio_net_rx.c \
+	devices/virtio_net_tx.c
+
+$(O)/fuzz/fuzz_net: $(FUZZ_NET_SRCS) $(FUZZ_DEV_SRCS) $(FUZZ_DEV_HDRS) devices/virtio_net.h \
+		devices/virtio_net_int.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_NET_SRCS) $(FUZZ_DEV_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_net

@@ -77,11 +77,14 @@ static void fz_setup(struct fz_driver *d)
 
 		wr32(d, VIRTIO_MMIO_QUEUE_SEL, q);
 		max = rd32(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
-		d->size[q] = (uint16_t)(1u << (d->size_log2 % (d->max_size_log2 + 1u)));
+		d->size[q] = (uint16_t)(1u << ((d->size_log2 & 0x7f) % (d->max_size_log2 + 1u)));
 		while (d->size[q] > max && d->size[q] > 1)
 			d->size[q] >>= 1;
 		d->avail_idx[q] = 0;
 		d->seen_used[q] = 0;
+		/* Fresh rings, as a driver allocates at probe (descriptors stay: they
+		 * are the script's, and stale ones are just more hostile input). */
+		memset(d->ram + base + FZ_AVAIL_OFF, 0, 0x8000 - FZ_AVAIL_OFF);
 		if (!max)
 			continue;
 		wr32(d, VIRTIO_MMIO_QUEUE_NUM, d->size[q]);

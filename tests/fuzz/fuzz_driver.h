@@ -8,7 +8,8 @@
  * and for every queue's rings at fixed places). The input is a script:
  *
  *   byte 0..7   the driver's feature mask (ANDed with what the device offers)
- *   byte 8      log2 of each queue's size (mod max_size_log2 + 1; capped by QueueNumMax)
+ *   byte 8      bits 0..6: log2 of each queue's size (mod max_size_log2 + 1; capped by
+ *               QueueNumMax); bit 7 is the target's (a second device flavour)
  *   then records, the first byte selecting:
  *     FZ_OP_RAM     u24 gpa, u8 len, len bytes       — the driver writes RAM
  *     FZ_OP_DESC    u8 q, u16 i, u32 addr, u32 len, u16 flags, u16 next — a descriptor

@@ -144,3 +144,45 @@ blk['indirect-1024'] = (script(ALL, 8) + s_ram(DATA, struct.pack('<IIQ', 0, 0, 0
                         itable(DATA + 0x10000, big) + s_desc(0, 0, DATA + 0x10000, 16 * 1024, IND) +
                         s_post(0, 0))
 seeds('blk', blk)
+
+# fuzz_net: queue 0 RX, 1 TX; FZ_OP_DEVICE commands: 1 RX frame (+ bits 4..7 KiB of
+# zeros), 2 backend full, 4 backend writable again, 8 refuse the next frame
+def eth(n):
+    return bytes.fromhex('525400123456525400abcdef0800') + bytes((k * 7) & 0xff for k in range(n - 14))
+
+def net_hdr(flags=0, gso=0, hdr_len=0, gso_size=0, cs=0, co=0, nb=0):
+    return struct.pack('<BBHHHHH', flags, gso, hdr_len, gso_size, cs, co, nb)
+
+def tx(frame, first=0, hdr=None, split=False):
+    h = hdr if hdr is not None else net_hdr()
+    if split:
+        return (s_ram(DATA, h) + s_ram(DATA + 0x100, frame) +
+                chain(1, first, [(DATA, len(h), R), (DATA + 0x100, len(frame), R)]) + s_post(1, first))
+    return s_ram(DATA, h + frame) + chain(1, first, [(DATA, len(h) + len(frame), R)]) + s_post(1, first)
+
+def rx_bufs(n, size, first=0):
+    out = b''
+    for k in range(n):
+        out += s_desc(0, first + k, DATA + 0x10000 + k * 0x1000, size, W) + s_post(0, first + k)
+    return out
+
+MRG = 1 << 15
+net = {
+    'tx': script(ALL, 3) + tx(eth(60)),
+    'tx-split': script(ALL, 3) + tx(eth(100), split=True),
+    'tx-csum-tso': script(ALL, 0x83) + tx(eth(200), hdr=net_hdr(1, 1, 54, 1448, 34, 16)),
+    'tx-bad-hdr': script(ALL, 0x83) + tx(eth(80), hdr=net_hdr(1, 3, 0, 0, 70, 16)),
+    'tx-backpressure': script(ALL, 3) + s_device(b'\x02') + tx(eth(60)) + tx(eth(64), first=2) +
+                       s_device(b'\x04'),
+    'tx-refused': script(ALL, 3) + s_device(b'\x08') + tx(eth(60)),
+    'rx': script(ALL, 3) + rx_bufs(2, 2048) + s_device(b'\x01' + eth(60)),
+    'rx-mergeable': script(ALL, 4) + rx_bufs(6, 512) + s_device(b'\x11' + eth(200)),
+    'rx-vnet': script(ALL & ~(3 << 7), 0x83) + rx_bufs(2, 2048) + s_device(b'\x01' + net_hdr(2) + eth(60)),
+    'rx-vnet-gso': script(ALL, 0x86) + rx_bufs(34, 2048) +
+                   s_device(b'\x21' + net_hdr(1, 1, 54, 1448, 34, 16) + eth(200)),
+    'rx-oversize': script(ALL & ~MRG, 3) + rx_bufs(2, 1024) + s_device(b'\x21' + eth(100)),
+    'rx-before-buffers': script(ALL, 3) + s_device(b'\x01' + eth(60)) + rx_bufs(1, 2048),
+    'reset-with-frames': script(ALL, 3) + s_device(b'\x01' + eth(60)) + rx_bufs(1, 64) +
+                         s_reg(0x70, 0) + S_SETUP + rx_bufs(1, 2048) + s_device(b'\x01' + eth(70)) + S_PAUSE,
+}
+seeds('net', net)
