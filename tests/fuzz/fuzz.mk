@@ -163,3 +163,19 @@ $(O)/fuzz/fuzz_net: $(FUZZ_NET_SRCS) $(FUZZ_DEV_SRCS) $(FUZZ_DEV_HDRS) devices/v
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_NET_SRCS) $(FUZZ_DEV_SRCS) $(O)/libarcvmm.a $(LDLIBS)
 
 fuzz: $(O)/fuzz/fuzz_net
+
+FUZZ_CONSOLE_SRCS := tests/fuzz/fuzz_console.c devices/virtio_console.c devices/host_out.c
+
+$(O)/fuzz/fuzz_console: $(FUZZ_CONSOLE_SRCS) $(FUZZ_DEV_SRCS) $(FUZZ_DEV_HDRS) \
+		devices/virtio_console.h devices/host_out.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_CONSOLE_SRCS) $(FUZZ_DEV_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+FUZZ_RNG_SRCS := tests/fuzz/fuzz_rng.c devices/virtio_rng.c
+
+$(O)/fuzz/fuzz_rng: $(FUZZ_RNG_SRCS) $(FUZZ_DEV_SRCS) $(FUZZ_DEV_HDRS) devices/virtio_rng.h \
+		$(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_RNG_SRCS) $(FUZZ_DEV_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_console $(O)/fuzz/fuzz_rng

@@ -186,3 +186,28 @@ net = {
                          s_reg(0x70, 0) + S_SETUP + rx_bufs(1, 2048) + s_device(b'\x01' + eth(70)) + S_PAUSE,
 }
 seeds('net', net)
+
+# fuzz_rng: one queue of writable buffers
+seeds('rng', {
+    'one': script(ALL, 3) + s_desc(0, 0, DATA, 64, W) + s_post(0, 0),
+    'chain': script(ALL, 3) + chain(0, 0, [(DATA, 16, W), (DATA + 0x100, 4096, W), (DATA + 0x2000, 1, W)]) + s_post(0, 0),
+    'readable': script(ALL, 3) + s_desc(0, 0, DATA, 64, R) + s_post(0, 0),
+    'indirect-1024': script(ALL, 3) + itable(DATA + 0x10000, [(DATA + 64 * k, 64, W) for k in range(1024)]) +
+                     s_desc(0, 0, DATA + 0x10000, 16 * 1024, IND) + s_post(0, 0),
+    'reset': script(ALL, 3) + s_desc(0, 0, DATA, 64, W) + s_post(0, 0) + s_reg(0x70, 0) + S_SETUP +
+             s_desc(0, 1, DATA, 8, W) + s_post(0, 1) + S_PAUSE,
+})
+
+# fuzz_console: queue 0 receive (host -> guest), 1 transmit; FZ_OP_DEVICE: 1 input, 2 drain
+def con_tx(data, first=0):
+    return s_ram(DATA + 0x100 * first, data) + s_desc(1, first, DATA + 0x100 * first, len(data), R) + s_post(1, first)
+
+seeds('console', {
+    'output': script(ALL, 3) + con_tx(b'hello\n') + s_device(b'\x02'),
+    'input': script(ALL, 3) + s_desc(0, 0, DATA + 0x8000, 64, W) + s_post(0, 0) + s_device(b'\x01abc\n'),
+    'input-first': script(ALL, 3) + s_device(b'\x01early') + s_desc(0, 0, DATA + 0x8000, 3, W) + s_post(0, 0) +
+                   s_desc(0, 1, DATA + 0x9000, 64, W) + s_post(0, 1),
+    'output-full': script(ALL, 5) + b''.join(s_desc(1, k, DATA, 4000, R) + s_post(1, k) for k in range(20)) +
+                   s_reg(0x70, 0) + S_SETUP + s_device(b'\x02') + con_tx(b'again\n'),
+    'wrong-direction': script(ALL, 3) + s_desc(0, 0, DATA, 64, R) + s_post(0, 0) + s_desc(1, 0, DATA, 64, W) + s_post(1, 0),
+})
