@@ -179,3 +179,12 @@ $(O)/fuzz/fuzz_rng: $(FUZZ_RNG_SRCS) $(FUZZ_DEV_SRCS) $(FUZZ_DEV_HDRS) devices/v
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_RNG_SRCS) $(FUZZ_DEV_SRCS) $(O)/libarcvmm.a $(LDLIBS)
 
 fuzz: $(O)/fuzz/fuzz_console $(O)/fuzz/fuzz_rng
+
+# The 16550A UART (what fuzz_pio leaves out of the port-I/O devices).
+FUZZ_SERIAL_SRCS := tests/fuzz/fuzz_serial.c devices/serial.c devices/host_out.c
+
+$(O)/fuzz/fuzz_serial: $(FUZZ_SERIAL_SRCS) devices/serial.h devices/host_out.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SERIAL_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_serial

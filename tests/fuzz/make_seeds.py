@@ -211,3 +211,20 @@ seeds('console', {
                    s_reg(0x70, 0) + S_SETUP + s_device(b'\x02') + con_tx(b'again\n'),
     'wrong-direction': script(ALL, 3) + s_desc(0, 0, DATA, 64, R) + s_post(0, 0) + s_desc(1, 0, DATA, 64, W) + s_post(1, 0),
 })
+
+# fuzz_serial: (selector, value) pairs; selector bit 4 = write, bits 5..7 = kind
+def uart_w(off, v):
+    return bytes([0x10 | off, v])
+
+def uart_r(off):
+    return bytes([off, 0])
+
+linux_init = (uart_w(3, 0x80) + uart_w(0, 1) + uart_w(1, 0) + uart_w(3, 0x03) + uart_w(2, 0xc7) +
+              uart_w(4, 0x0b) + uart_w(1, 0x05) + uart_r(2) + uart_r(5) + uart_r(6))
+seeds('serial', {
+    'linux-init-print': linux_init + b''.join(uart_w(0, c) for c in b'hello\n') + bytes([0xa0, 0]) + bytes([0xc0, 0]),
+    'input': linux_init + bytes([0x80, ord('x'), 0x80, ord('\r')]) + uart_r(5) + uart_r(0) + uart_r(0) + uart_r(2),
+    'loopback': linux_init + uart_w(4, 0x1f) + uart_w(0, 0x55) + uart_r(5) + uart_r(0) + uart_r(6),
+    'panic': linux_init + b''.join(uart_w(0, c) for c in b'Kernel panic - not syncing: VFS\n') + bytes([0xc0, 0]),
+    'close': linux_init + bytes([0xe0, 0]) + b''.join(uart_w(0, c) for c in b'late\n'),
+})
