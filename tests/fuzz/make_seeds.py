@@ -228,3 +228,22 @@ seeds('serial', {
     'panic': linux_init + b''.join(uart_w(0, c) for c in b'Kernel panic - not syncing: VFS\n') + bytes([0xc0, 0]),
     'close': linux_init + bytes([0xe0, 0]) + b''.join(uart_w(0, c) for c in b'late\n'),
 })
+
+# fuzz_cli_spec: selector (0 disk, 1 net, 2 vsock, 3 balloon, 4 reclaim, 5 MAC, 6 hostfwd,
+# 7 size, 8 bucket), then the text
+cli = {
+    'disk': (0, '/var/tmp/a.img,ro,id=root,queues=4,bw=10M,ops=1000:100:50'),
+    'disk-direct': (0, 'disk.raw,direct,queues=16'),
+    'net-tap': (1, 'tap=tap0,mac=52:54:00:12:34:56,rx-bw=1M,tx-ops=100'),
+    'net-user': (1, 'user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-10.0.2.15:53,hostname=vm1'),
+    'net-fd': (1, 'fd=3,mac=02:00:00:00:00:01'),
+    'net-none': (1, 'none'),
+    'vsock': (2, 'cid=3,uds=/tmp/v.sock'),
+    'balloon': (3, 'target=256M,deflate_on_oom,stats=5,free_page_reporting'),
+    'reclaim': (4, 'auto,floor=256M,step=64M,interval=5,pressure=10:5,guest-low=128M'),
+    'mac': (5, '52:54:00:AB:cd:ef'),
+    'hostfwd': (6, 'tcp:0.0.0.0:8080-10.0.2.15:80'),
+    'size': (7, '65536K'),
+    'bucket': (8, '10M:100:1G'),
+}
+seeds('cli_spec', {k: bytes([sel]) + t.encode() for k, (sel, t) in cli.items()})
