@@ -1,6 +1,7 @@
 /* tests/unit/test_reset_stress.c — device resets and queue reconfiguration racing with
  * busy workers (issue #14: concurrency), for virtio-rng (one worker) and virtio-blk (a
- * worker and an io_uring per queue, two queues).
+ * worker and an io_uring per queue, two queues) and virtio-net (RX and TX workers over
+ * the fd backend, a peer thread feeding frames in and reading them out).
  *
  * Three threads per run, all through the real transport:
  *   - the driver keeps every ready queue full: it moves avail->idx on (store-release) as
@@ -26,11 +27,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "mem/guest_mem.h"
 #include "tests/unit/test.h"
@@ -50,6 +53,9 @@
 struct stress {
 	const struct virtio_device_ops *ops;
 	bool is_blk;
+	bool is_net;	  /* queue 0 RX (writable buffers), 1 TX (a frame each) */
+	int peer_fd;	  /* net: the other end of the fd backend's socket */
+	unsigned check_q; /* the queue the after-storm request goes to */
 	unsigned nq;
 	uint8_t *ram;
 	struct guest_mem mem;
@@ -106,8 +112,18 @@ static void layout(struct stress *s, unsigned q, unsigned n)
 		uint64_t buf = BUF_GPA(q) + c * (BUF_SIZE + 64);
 		uint16_t d = (uint16_t)(c * per);
 
+		if (s->is_net && q == VIRTIO_NET_TXQ) {
+			/* A zero virtio-net header and a 60-byte Ethernet frame. */
+			static const uint8_t eth[14] = {0x52, 0x54, 0,	  0x12, 0x34, 0x56, 0x52,
+							0x54, 0,    0xab, 0xcd, 0xef, 0x08, 0x00};
+			memset(s->ram + buf, 0, 72);
+			memcpy(s->ram + buf + 12, eth, sizeof(eth));
+			desc[d] = (struct virtq_desc){buf, 72, 0, 0};
+			continue;
+		}
 		if (!s->is_blk) {
-			desc[d] = (struct virtq_desc){buf, BUF_SIZE, VIRTQ_DESC_F_WRITE, 0};
+			desc[d] = (struct virtq_desc){buf, s->is_net ? 2048 : BUF_SIZE,
+						      VIRTQ_DESC_F_WRITE, 0};
 			continue;
 		}
 		struct virtio_blk_req_hdr h = {VIRTIO_BLK_T_IN, 0, (uint64_t)c * 8};
@@ -222,6 +238,24 @@ static void *control_main(void *arg)
 	return NULL;
 }
 
+/* net: the far end of the socket: frames in for RX, TX frames read and thrown away. */
+static void *peer_main(void *arg)
+{
+	struct stress *s = arg;
+	uint8_t frame[60] = {0x52, 0x54, 0,    0x12, 0x34, 0x56, 0x52,
+			     0x54, 0,	 0xab, 0xcd, 0xef, 8,	 0};
+	uint8_t sink[2048];
+
+	while (!atomic_load(&s->is_done)) {
+		bool is_busy = send(s->peer_fd, frame, sizeof(frame), MSG_DONTWAIT) > 0;
+		while (recv(s->peer_fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			is_busy = true;
+		if (!is_busy)
+			usleep(50);
+	}
+	return NULL;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -234,7 +268,7 @@ static void storm(struct stress *s)
 {
 	const char *env = getenv("STRESS_SECONDS");
 	double seconds = env ? atof(env) : 2.0, end;
-	pthread_t drv, ctl;
+	pthread_t drv, ctl, peer;
 	unsigned round = 0, seed = 1;
 
 	s->ram = aligned_alloc(4096, RAM_SIZE);
@@ -247,6 +281,8 @@ static void storm(struct stress *s)
 	setup(s, round++);
 	CHECK(pthread_create(&drv, NULL, driver_main, s) == 0);
 	CHECK(pthread_create(&ctl, NULL, control_main, s) == 0);
+	if (s->is_net)
+		CHECK(pthread_create(&peer, NULL, peer_main, s) == 0);
 	end = now_s() + seconds;
 	while (now_s() < end) {
 		/* Let the workers get busy, then pull the rug. */
@@ -271,15 +307,22 @@ static void storm(struct stress *s)
 	atomic_store(&s->is_done, true);
 	pthread_join(drv, NULL);
 	pthread_join(ctl, NULL);
+	if (s->is_net) {
+		uint8_t sink[2048];
+		pthread_join(peer, NULL);
+		while (recv(s->peer_fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			; /* room for the after-storm frame */
+	}
 
 	/* After the storm: a clean setup serves a request. */
 	setup(s, 0);
-	uint16_t u0 = __atomic_load_n(used_idx(s, 0), __ATOMIC_ACQUIRE);
-	__atomic_store_n(avail_idx(s, 0), 1, __ATOMIC_RELEASE);
-	wr32(s->t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	for (int i = 0; i < 5000 && __atomic_load_n(used_idx(s, 0), __ATOMIC_ACQUIRE) == u0; i++)
+	unsigned cq = s->check_q;
+	uint16_t u0 = __atomic_load_n(used_idx(s, cq), __ATOMIC_ACQUIRE);
+	__atomic_store_n(avail_idx(s, cq), 1, __ATOMIC_RELEASE);
+	wr32(s->t, VIRTIO_MMIO_QUEUE_NOTIFY, cq);
+	for (int i = 0; i < 5000 && __atomic_load_n(used_idx(s, cq), __ATOMIC_ACQUIRE) == u0; i++)
 		usleep(1000);
-	CHECK_EQ(__atomic_load_n(used_idx(s, 0), __ATOMIC_ACQUIRE), (uint16_t)(u0 + 1));
+	CHECK_EQ(__atomic_load_n(used_idx(s, cq), __ATOMIC_ACQUIRE), (uint16_t)(u0 + 1));
 	CHECK_EQ(atomic_load(&s->nr_too_many), 0);
 	CHECK(atomic_load(&s->nr_resets) > 10);
 	CHECK((rd32(s->t, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET) == 0);
@@ -337,11 +380,39 @@ TEST(blk_reset_storm)
 	unlink(path);
 }
 
+TEST(net_reset_storm)
+{
+	static struct stress s;
+	struct vm_net_config nc;
+	char err[256];
+	int sv[2];
+
+	memset(&nc, 0, sizeof(nc));
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) == 0);
+	nc.kind = VM_NET_FD;
+	nc.fd = sv[0];
+	s.ops = &virtio_net_ops;
+	s.is_net = true;
+	s.nq = 2;
+	s.peer_fd = sv[1];
+	s.check_q = VIRTIO_NET_TXQ;
+	struct virtio_net *n = virtio_net_create(&s.mem, &nc, err, sizeof(err));
+	CHECK(n != NULL);
+	if (n) {
+		s.t = virtio_mmio_create(&s.mem, 0xd0000000, 5, &virtio_net_ops, n);
+		CHECK(s.t != NULL);
+		if (s.t)
+			storm(&s);
+	}
+	close(sv[1]);
+}
+
 int main(void)
 {
 	log_threshold = LOG_ERROR; /* the storm makes the devices complain, as it should */
 	alarm(120);		   /* a hang (a reset waiting forever) fails the binary */
 	RUN(rng_reset_storm);
 	RUN(blk_reset_storm);
+	RUN(net_reset_storm);
 	return test_summary();
 }
