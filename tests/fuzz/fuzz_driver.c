@@ -104,8 +104,11 @@ static void fz_kick(struct fz_driver *d, unsigned q)
 	wr32(d, VIRTIO_MMIO_QUEUE_NOTIFY, q);
 }
 
-/* The used elements the device published during the last step name heads inside the
- * queue, and it never published more than a queue's worth in one step. */
+/* The device never hands back more chains than it took (nor holds more than the ring):
+ * last_avail - used_idx stays within the queue size. The used elements it published
+ * during the last step (the latest queue's worth of them: a step can see several
+ * generations of a small ring, a chain held for the backend and then the next one) name
+ * heads inside the queue. */
 static void fz_check_used(struct fz_driver *d, bool is_resync)
 {
 	for (unsigned q = 0; q < d->nr_queues; q++) {
@@ -118,11 +121,13 @@ static void fz_check_used(struct fz_driver *d, bool is_resync)
 			d->seen_used[q] = vq->used_idx;
 			continue;
 		}
+		if ((uint16_t)(vq->last_avail - vq->used_idx) > vq->size)
+			abort();
 		n = (uint16_t)(vq->used_idx - d->seen_used[q]);
 		if (n > vq->size)
-			abort();
+			n = vq->size;
 		for (uint16_t k = 0; k < n; k++) {
-			uint16_t slot = (uint16_t)(d->seen_used[q] + k) % vq->size;
+			uint16_t slot = (uint16_t)(vq->used_idx - n + k) % vq->size;
 			if (is_verbose)
 				fprintf(stderr, "fuzz_driver: q%u used id %u len %u\n", q,
 					vq->used->ring[slot].id, vq->used->ring[slot].len);

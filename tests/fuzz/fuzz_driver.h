@@ -23,8 +23,9 @@
  *                                                      from the backend, console input)
  *     FZ_OP_RUN     (none)                           — run the workers once more
  * A record cut short by the end of the input is ignored. After every record the workers
- * run until idle and the used rings are checked: used->idx never moves past what was
- * posted, and every used element names a head inside the queue.
+ * run until idle and the used rings are checked: the device never hands back more chains
+ * than it took (last_avail - used_idx within the queue size), and every used element it
+ * published names a head inside the queue.
  */
 #ifndef ARCVMM_TESTS_FUZZ_FUZZ_DRIVER_H
 #define ARCVMM_TESTS_FUZZ_FUZZ_DRIVER_H
