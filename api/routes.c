@@ -184,6 +184,14 @@ static cJSON *machine_config_now(struct api_server *s)
 	}
 	if (o && !cJSON_HasObjectItem(o, "smt"))
 		cJSON_AddBoolToObject(o, "smt", 0);
+	if (o && !cJSON_HasObjectItem(o, "huge_pages")) {
+		const cJSON *hp =
+		    s->machine_config
+			? cJSON_GetObjectItemCaseSensitive(s->machine_config, "huge_pages")
+			: NULL;
+		cJSON_AddStringToObject(o, "huge_pages",
+					cJSON_IsString(hp) ? hp->valuestring : "None");
+	}
 	if (o && !cJSON_HasObjectItem(o, "track_dirty_pages"))
 		cJSON_AddBoolToObject(o, "track_dirty_pages", 0);
 	return o;
@@ -209,8 +217,9 @@ static int strip_none(cJSON *o, const char *key, struct api_reply *out)
 static void put_machine_config(struct api_server *s, cJSON *body, bool is_patch,
 			       struct api_reply *out)
 {
-	if (strip_none(body, "cpu_template", out) || strip_none(body, "huge_pages", out))
+	if (strip_none(body, "cpu_template", out))
 		return;
+	/* huge_pages: "None" or "2M", checked with the rest by the JSON config parser. */
 	cJSON *merged = body;
 	if (is_patch) {
 		merged = s->machine_config ? cJSON_Duplicate(s->machine_config, 1)

@@ -13,3 +13,13 @@ $(O)/bench/startup/runstat: bench/startup/runstat.c
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 benches:: $(O)/bench/startup/floor $(O)/bench/startup/runstat
+
+# The seccomp allow-list size of each thread kind (docs/security.md quotes it).
+$(O)/bench/seccomp_figures: bench/seccomp_figures.c $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(SANFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
+
+seccomp-figures: $(O)/bench/seccomp_figures
+	$(O)/bench/seccomp_figures
+
+.PHONY: seccomp-figures

@@ -164,6 +164,14 @@ int arcvmm_config_set_machine(struct arcvmm_config *c, unsigned vcpus, uint64_t 
 	return 0;
 }
 
+int arcvmm_config_set_huge_pages(struct arcvmm_config *c, int on)
+{
+	if (!c)
+		return set_error(-EINVAL, "no config");
+	c->cfg.huge_pages = on != 0;
+	return 0;
+}
+
 int arcvmm_config_add_disk(struct arcvmm_config *c, const char *spec)
 {
 	char err[1024] = "";

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -176,6 +177,19 @@ static int set_memory(struct vm_config *c, const char *arg, char *err, size_t er
 	if (r)
 		return r;
 	c->mem_size = size;
+	return 0;
+}
+
+/* "none"/"None" or "2M" (Firecracker's machine-config huge_pages values). */
+static int set_huge_pages(struct vm_config *c, const char *arg, const char *opt, char *err,
+			  size_t errlen)
+{
+	if (!strcasecmp(arg, "none"))
+		c->huge_pages = false;
+	else if (!strcasecmp(arg, "2M"))
+		c->huge_pages = true;
+	else
+		return fail(err, errlen, "%s %s: must be none or 2M", opt, arg);
 	return 0;
 }
 
@@ -419,8 +433,8 @@ static int json_boot_source(struct vm_config *c, const cJSON *bs, const char *na
 static int json_machine(struct vm_config *c, const cJSON *mc, const char *name, char *err,
 			size_t errlen)
 {
-	static const char *const known[] = {"vcpu_count", "mem_size_mib", "smt",
-					    "track_dirty_pages", NULL};
+	static const char *const known[] = {"vcpu_count",	 "mem_size_mib", "smt",
+					    "track_dirty_pages", "huge_pages",	 NULL};
 	unsigned long long v;
 	bool present, smt = false;
 	int r = check_keys(mc, "machine-config", known, name, err, errlen);
@@ -444,6 +458,11 @@ static int json_machine(struct vm_config *c, const cJSON *mc, const char *name, 
 			return r;
 		c->mem_size = v << 20;
 	}
+	const char *hp;
+	if ((r = json_str(mc, "huge_pages", &hp, name, err, errlen)))
+		return r;
+	if (hp && (r = set_huge_pages(c, hp, "machine-config huge_pages", err, errlen)))
+		return r;
 	if ((r = json_bool(mc, "smt", &smt, name, err, errlen)))
 		return r;
 	if (smt)
@@ -844,6 +863,9 @@ void config_usage(FILE *f)
 	      "                       connects to PATH_<port>)\n"
 	      "  --balloon target=SIZE[,deflate_on_oom][,stats=SECONDS][,free_page_reporting]\n"
 	      "                       virtio-balloon: SIZE of guest RAM to reclaim (e.g. 128M)\n"
+	      "  --huge-pages 2M|none guest RAM on 2 MiB hugetlbfs pages (reserved at start\n"
+	      "                       from /proc/sys/vm/nr_hugepages; default none: 4 KiB\n"
+	      "                       pages with transparent huge pages where the host allows)\n"
 	      "  --memory-reclaim MODE[,floor=SIZE][,step=SIZE][,interval=S][,pressure=HI[:LO]]\n"
 	      "                       [,guest-low=SIZE]  with --balloon: auto (default: free\n"
 	      "                       page reporting, and the balloon follows host memory\n"
@@ -885,6 +907,7 @@ enum {
 	OPT_BALLOON,
 	OPT_VSOCK,
 	OPT_MEMORY_RECLAIM,
+	OPT_HUGE_PAGES,
 };
 
 static const struct option long_opts[] = {
@@ -904,6 +927,7 @@ static const struct option long_opts[] = {
     {"balloon", required_argument, NULL, OPT_BALLOON},
     {"vsock", required_argument, NULL, OPT_VSOCK},
     {"memory-reclaim", required_argument, NULL, OPT_MEMORY_RECLAIM},
+    {"huge-pages", required_argument, NULL, OPT_HUGE_PAGES},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -1008,6 +1032,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_MEMORY_RECLAIM:
 			r = config_parse_reclaim(&c->reclaim, optarg, err, errlen);
+			break;
+		case OPT_HUGE_PAGES:
+			r = set_huge_pages(c, optarg, "--huge-pages", err, errlen);
 			break;
 		case 'v':
 			verbosity++;

@@ -75,6 +75,9 @@ struct vm_config {
 	enum boot_protocol protocol;
 	unsigned ncpus;
 	uint64_t mem_size; /* bytes */
+	/* --huge-pages 2M / machine-config "huge_pages": "2M": RAM on hugetlbfs 2 MiB pages
+	 * (mem/guest_mem.h). Default false: a 4 KiB-page memfd with transparent huge pages. */
+	bool huge_pages;
 	enum vm_console_mode console;
 	int console_in_fd, console_out_fd; /* 0 and 1 by default; -1: none */
 	bool has_rng;

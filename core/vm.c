@@ -372,14 +372,36 @@ int vm_create_from(const struct vm_config *cfg, struct vm_restore_src *rs, struc
 	}
 
 	vm->snap_config = snapshot_config_json(cfg);
-	if (rs)
-		r = snapshot_restore_mem(vm, rs, err, errlen);
-	else if ((r = guest_mem_init(&vm->mem, cfg->mem_size, X86_MMIO_HOLE_START,
-				     X86_MMIO_HOLE_END)))
-		snprintf(err, errlen, "--memory %llu MiB: cannot allocate guest RAM: %s",
-			 (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
-	if (r)
+	if (cfg->huge_pages && (cfg->mem_size & ((2ULL << 20) - 1))) {
+		r = -EINVAL;
+		snprintf(err, errlen,
+			 "--huge-pages 2M: --memory %llu KiB is not a multiple of 2 MiB",
+			 (unsigned long long)(cfg->mem_size >> 10));
 		goto fail;
+	}
+	if (rs) {
+		r = snapshot_restore_mem(vm, rs, err, errlen);
+		if (r)
+			goto fail;
+	} else {
+		r = guest_mem_init_flags(&vm->mem, cfg->mem_size, X86_MMIO_HOLE_START,
+					 X86_MMIO_HOLE_END,
+					 cfg->huge_pages ? GUEST_MEM_HUGETLB_2M : 0);
+		if (r && cfg->huge_pages) {
+			snprintf(
+			    err, errlen,
+			    "--huge-pages 2M: cannot reserve %llu huge pages of 2 MiB for guest "
+			    "RAM: %s (see HugePages_Free in /proc/meminfo; raise "
+			    "/proc/sys/vm/nr_hugepages)",
+			    (unsigned long long)(cfg->mem_size >> 21), strerror(-r));
+			goto fail;
+		}
+		if (r) {
+			snprintf(err, errlen, "--memory %llu MiB: cannot allocate guest RAM: %s",
+				 (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
+			goto fail;
+		}
+	}
 	vm->has_mem = true;
 
 	vm->serial = serial_create(serial_irq_cb, vm);

@@ -78,8 +78,19 @@ static int discard_host(const struct guest_mem *mem, const struct guest_region *
 	if (len == 0)
 		return 0;
 	if (mem->fd >= 0) {
-		off_t off = (off_t)(r->fd_offset + (uint64_t)(p - r->host));
-		if (fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len))
+		uint64_t off = r->fd_offset + (uint64_t)(p - r->host), end = off + len;
+		/* hugetlbfs frees whole 2 MiB pages only: punch the ones the range covers
+		 * entirely, leave the partial ones in use (they are freed when the rest of
+		 * their page comes too, e.g. by free page reporting's 2 MiB+ ranges). */
+		if (mem->is_hugetlb) {
+			const uint64_t h = 2ULL << 20;
+			off = (off + h - 1) & ~(h - 1);
+			end &= ~(h - 1);
+			if (end <= off)
+				return 0;
+		}
+		if (fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			      (off_t)(end - off)))
 			return -errno;
 		return 0;
 	}

@@ -242,7 +242,11 @@ static void net_destroy(void *dev)
 
 void virtio_net_get_stats(const struct virtio_net *n, struct virtio_net_stats *st)
 {
-	memcpy(st, &n->stats, sizeof(*st));
+	_Static_assert(sizeof(*st) % sizeof(uint64_t) == 0, "stats: uint64_t fields only");
+	const uint64_t *src = (const uint64_t *)&n->stats;
+	uint64_t *dst = (uint64_t *)st;
+	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 void virtio_net_get_mac(const struct virtio_net *n, uint8_t mac[6])

@@ -2,8 +2,9 @@
  * virtio_net_rx.c (the RX worker) and virtio_net_tx.c (the TX worker). Not for other users.
  *
  * Ownership: between activate and reset, the rx part belongs to the RX worker thread and
- * the tx part to the TX worker thread; the rest is read-only. Counters in stats are written
- * by one worker each and read racily.
+ * the tx part to the TX worker thread; the rest is read-only. Each counter in stats has one
+ * writer (one worker) and is updated with net_stat_add(); readers on other threads load
+ * each field with a relaxed atomic load (virtio_net_get_stats), so no torn values.
  */
 #ifndef ARCVMM_DEVICES_VIRTIO_NET_INT_H
 #define ARCVMM_DEVICES_VIRTIO_NET_INT_H
@@ -79,6 +80,13 @@ struct net_tx {
 	struct virtq_chain *chain; /* the current (possibly held) chain */
 	struct iovec iov[VIRTQ_CHAIN_MAX_IOV + 1];
 };
+
+/* Adds v to counter c. Single writer per counter: a relaxed load and store (no locked
+ * instruction on the data path), atomic so other threads' reads are well defined. */
+static inline void net_stat_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
 
 struct virtio_net {
 	const struct guest_mem *mem;

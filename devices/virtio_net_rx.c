@@ -60,7 +60,7 @@ static void rx_signal(struct virtio_net *n)
 		return;
 	rx->pending_irq = 0;
 	if (virtio_mmio_signal_used(n->t, VIRTIO_NET_RXQ))
-		n->stats.rx_irqs++;
+		net_stat_add(&n->stats.rx_irqs, 1);
 }
 
 static void rx_arm_timer(struct virtio_net *n)
@@ -228,7 +228,7 @@ static bool rx_complete(struct virtio_net *n, unsigned s)
 	size_t hdr_in_frame = n->be->has_vnet_hdr ? n->hdr_len : 0;
 
 	if (sl->is_truncated || sl->len + skip > rx->slot_cap[s] || sl->len < hdr_in_frame + 14) {
-		n->stats.rx_oversize++;
+		net_stat_add(&n->stats.rx_oversize, 1);
 		log_guest("%s: RX frame of %zu bytes does not fit the guest's %llu-byte buffers; "
 			  "dropped",
 			  n->spec, sl->len, (unsigned long long)rx->slot_cap[s]);
@@ -267,8 +267,8 @@ static bool rx_complete(struct virtio_net *n, unsigned s)
 		virtq_fill(rx->q, rx->bufs[rx->order[e]].head, lens[i]);
 		rx->is_consumed[e] = true;
 	}
-	n->stats.rx_frames++;
-	n->stats.rx_bytes += total - n->hdr_len;
+	net_stat_add(&n->stats.rx_frames, 1);
+	net_stat_add(&n->stats.rx_bytes, total - n->hdr_len);
 	if (++rx->pending_irq >= NET_RX_COALESCE_FRAMES)
 		rx_signal(n);
 	return true;
@@ -328,7 +328,7 @@ static void rx_process(struct virtio_net *n)
 			/* Ask for a kick; if buffers slipped in meanwhile, take them now. */
 			if (virtq_enable_notify(rx->q))
 				continue;
-			n->stats.rx_starved++;
+			net_stat_add(&n->stats.rx_starved, 1);
 			rx_watch_backend(n, false);
 			is_idle = true;
 			break;

@@ -98,7 +98,7 @@ static int tx_one(struct virtio_net *n, const struct virtq_chain *c)
 		bad = tx_check_hdr(n, &h, frame_len);
 	}
 	if (bad) {
-		n->stats.tx_bad++;
+		net_stat_add(&n->stats.tx_bad, 1);
 		log_guest("%s: TX chain %u dropped: %s (%u bytes)", n->spec, c->head, bad,
 			  c->out_len);
 		return 0;
@@ -124,13 +124,13 @@ static int tx_one(struct virtio_net *n, const struct virtq_chain *c)
 	if (err == -EAGAIN)
 		return -EAGAIN;
 	if (err) {
-		n->stats.tx_rejected++;
+		net_stat_add(&n->stats.tx_rejected, 1);
 		log_guest("%s: backend refused a %zu-byte frame: %s", n->spec, frame_len,
 			  strerror(-err));
 		return 0;
 	}
-	n->stats.tx_frames++;
-	n->stats.tx_bytes += frame_len;
+	net_stat_add(&n->stats.tx_frames, 1);
+	net_stat_add(&n->stats.tx_bytes, frame_len);
 	return 0;
 }
 
@@ -174,7 +174,7 @@ static void tx_process(struct virtio_net *n)
 		}
 		if (tx_one(n, tx->chain) == -EAGAIN) {
 			if (!tx->is_waiting_backend)
-				n->stats.tx_blocked++;
+				net_stat_add(&n->stats.tx_blocked, 1);
 			tx->is_waiting_backend = true;
 			tx_watch_backend(n, true);
 			break; /* the guest's kicks are not needed until the backend drains */
@@ -189,7 +189,7 @@ static void tx_process(struct virtio_net *n)
 		done++;
 	}
 	if (done && virtio_mmio_signal_used(n->t, VIRTIO_NET_TXQ))
-		n->stats.tx_irqs++;
+		net_stat_add(&n->stats.tx_irqs, 1);
 	if (is_more) {
 		/* Budget spent with work left: come back through epoll (kick ourselves). */
 		uint64_t one = 1;

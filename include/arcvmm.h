@@ -74,6 +74,12 @@ int arcvmm_config_set_kernel(struct arcvmm_config *c, const char *kernel, const 
 			     const char *cmdline);
 /* vCPU count (1..254) and guest RAM in MiB (>= 16). */
 int arcvmm_config_set_machine(struct arcvmm_config *c, unsigned vcpus, uint64_t mem_mib);
+/* Guest RAM on 2 MiB hugetlbfs pages (on = 1) or on 4 KiB pages with transparent huge
+ * pages where the host allows them (on = 0, the default). With huge pages the memory size
+ * must be a multiple of 2 MiB and the host's pool (/proc/sys/vm/nr_hugepages) must hold it:
+ * arcvmm_create() reserves it all and fails otherwise; the balloon gives memory back only
+ * in whole 2 MiB pages. */
+int arcvmm_config_set_huge_pages(struct arcvmm_config *c, int on);
 /* A disk, in the arcvmm command's --disk syntax: "PATH[,ro][,id=ID][,direct][,queues=N]
  * [,bw=RATE][,ops=RATE]". */
 int arcvmm_config_add_disk(struct arcvmm_config *c, const char *spec);

@@ -2,7 +2,9 @@
 #include "mem/guest_mem.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+#include <linux/memfd.h> /* MFD_HUGE_2MB */
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -47,28 +49,41 @@ int guest_mem_init_file(struct guest_mem *m, int fd, uint64_t ram_size, uint64_t
 
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, uint64_t hole_end)
 {
+	return guest_mem_init_flags(m, ram_size, hole_start, hole_end, 0);
+}
+
+int guest_mem_init_flags(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start,
+			 uint64_t hole_end, unsigned flags)
+{
+	bool huge = flags & GUEST_MEM_HUGETLB_2M;
+	uint64_t align = huge ? (2ULL << 20) - 1 : 0xfff;
 	int err;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
-	if (ram_size == 0 || (ram_size & 0xfff) || hole_start > hole_end || (hole_start & 0xfff))
+	if (ram_size == 0 || (ram_size & align) || hole_start > hole_end || (hole_start & align))
 		return -EINVAL;
 	if (hole_end > UINT64_MAX - ram_size)
 		return -EINVAL;
-	m->fd = memfd_create("arcvmm-ram", MFD_CLOEXEC);
+	m->fd = memfd_create("arcvmm-ram", MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (m->fd < 0)
 		return -errno;
 	if (ftruncate(m->fd, (off_t)ram_size) < 0) {
 		err = -errno;
 		goto close_fd;
 	}
-	m->map = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
+	/* 4 KiB pages: MAP_NORESERVE, RAM is committed as the guest touches it (and given
+	 * back by the balloon). Huge pages: no MAP_NORESERVE, so mmap reserves the whole
+	 * pool share now and fails with ENOMEM instead of a SIGBUS at a guest's first touch. */
+	m->map = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | (huge ? 0 : MAP_NORESERVE), m->fd, 0);
 	if (m->map == MAP_FAILED) {
 		err = -errno;
 		m->map = NULL;
 		goto close_fd;
 	}
 	set_regions(m, ram_size, hole_start, hole_end);
+	m->is_hugetlb = huge;
 	/* Guest RAM is large and rarely shared with a child: keep it out of core dumps. */
 	madvise(m->map, ram_size, MADV_DONTDUMP);
 	/* Transparent huge pages for the memfd where the host lets shared memory have them
@@ -76,7 +91,8 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, 
 	 * Debian's default is never, and then this does nothing). The memfd stays what it is
 	 * for: punching holes (the balloon) splits a huge page, snapshot files read it as
 	 * usual. */
-	madvise(m->map, ram_size, MADV_HUGEPAGE);
+	if (!huge)
+		madvise(m->map, ram_size, MADV_HUGEPAGE);
 	return 0;
 
 close_fd:

@@ -23,8 +23,9 @@ struct guest_region {
 };
 
 struct guest_mem {
-	int fd;	      /* the memfd, or -1 for a caller-supplied buffer */
-	uint8_t *map; /* whole mapping (all regions, back to back) */
+	int fd;		 /* the memfd, or -1 for a caller-supplied buffer */
+	bool is_hugetlb; /* RAM on 2 MiB hugetlbfs pages (holes punched in whole 2 MiB only) */
+	uint8_t *map;	 /* whole mapping (all regions, back to back) */
 	uint64_t map_size;
 	uint64_t ram_size; /* sum of region sizes */
 	unsigned nr_regions;
@@ -40,6 +41,13 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start, 
  * not the guest's to punch holes into); the caller may close fd after. 0 or -errno. */
 int guest_mem_init_file(struct guest_mem *m, int fd, uint64_t ram_size, uint64_t hole_start,
 			uint64_t hole_end);
+/* The same with flags: GUEST_MEM_HUGETLB_2M puts RAM on 2 MiB hugetlbfs pages
+ * (memfd_create MFD_HUGETLB); ram_size and hole_start must be multiples of 2 MiB, and the
+ * pages are reserved at once (-ENOMEM when the host's pool, /proc/sys/vm/nr_hugepages,
+ * has too few free), so a guest can never fault on a missing huge page. */
+#define GUEST_MEM_HUGETLB_2M 1u
+int guest_mem_init_flags(struct guest_mem *m, uint64_t ram_size, uint64_t hole_start,
+			 uint64_t hole_end, unsigned flags);
 /* Wraps caller-owned memory as one region at gpa 0 (tests, fuzzers, benches). */
 void guest_mem_init_buffer(struct guest_mem *m, void *buf, uint64_t size);
 /* Adds a caller-owned region (tests that need a second region or a gap). Returns 0 or -EINVAL. */

@@ -39,7 +39,20 @@ struct worker {
 	enum worker_state state;
 	enum worker_request request; /* also read without the lock by worker_should_yield */
 	struct worker_watch watches[WORKER_MAX_FDS];
+	/* Inline mode (worker.h): no thread; worker_run_inline() calls the callbacks. */
+	bool is_inline;
+	bool owes_recheck; /* resumed: every callback is owed one events == 0 call */
+	struct worker *inline_next;
 };
+
+static bool is_inline_mode;
+static struct worker *inline_head; /* running inline workers */
+static pthread_mutex_t inline_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void worker_set_inline(bool is_inline)
+{
+	is_inline_mode = is_inline;
+}
 
 struct worker *worker_create(const char *name)
 {
@@ -70,6 +83,7 @@ struct worker *worker_create(const char *name)
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->state = WORKER_IDLE;
+	w->is_inline = is_inline_mode;
 	return w;
 
 close_ctl:
@@ -241,6 +255,14 @@ int worker_start(struct worker *w)
 	}
 	w->request = WORKER_REQ_NONE;
 	w->state = WORKER_RUNNING;
+	if (w->is_inline) {
+		pthread_mutex_unlock(&w->lock);
+		pthread_mutex_lock(&inline_lock);
+		w->inline_next = inline_head;
+		inline_head = w;
+		pthread_mutex_unlock(&inline_lock);
+		return 0;
+	}
 	err = pthread_create(&w->thread, NULL, worker_main, w);
 	if (err) {
 		w->state = WORKER_IDLE;
@@ -259,8 +281,82 @@ static void worker_kick_ctl(struct worker *w)
 	(void)r; /* EAGAIN means the counter is already non-zero: the worker will wake */
 }
 
+/* Pause, resume and stop of an inline worker: state changes only. */
+static int worker_inline_control(struct worker *w, enum worker_request req)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (req == WORKER_REQ_PAUSE) {
+		if (w->state == WORKER_RUNNING)
+			w->state = WORKER_PAUSED;
+		else
+			err = -EINVAL;
+	} else if (req == WORKER_REQ_NONE) {
+		if (w->state == WORKER_PAUSED) {
+			w->state = WORKER_RUNNING;
+			w->owes_recheck = true;
+		} else {
+			err = -EINVAL;
+		}
+	} else if (w->state == WORKER_IDLE) {
+		err = -EINVAL;
+	} else {
+		w->state = WORKER_IDLE;
+		w->owes_recheck = false;
+		pthread_mutex_lock(&inline_lock);
+		for (struct worker **p = &inline_head; *p; p = &(*p)->inline_next) {
+			if (*p == w) {
+				*p = w->inline_next;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&inline_lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return err;
+}
+
+unsigned worker_run_inline(unsigned max_rounds)
+{
+	struct epoll_event evs[WORKER_MAX_FDS + 1];
+	unsigned total = 0;
+
+	for (unsigned round = 0; round < max_rounds; round++) {
+		unsigned ran = 0;
+
+		/* Callbacks never start or stop workers, so the list holds still meanwhile. */
+		for (struct worker *w = inline_head; w; w = w->inline_next) {
+			if (w->state != WORKER_RUNNING)
+				continue;
+			if (w->owes_recheck) {
+				w->owes_recheck = false;
+				for (unsigned i = 0; i < WORKER_MAX_FDS; i++)
+					worker_call(w, i, 0);
+				ran++;
+			}
+			int n = epoll_wait(w->epfd, evs, WORKER_MAX_FDS + 1, 0);
+			for (int i = 0; i < n; i++) {
+				uint32_t slot = evs[i].data.u32;
+				if (slot >= WORKER_MAX_FDS) {
+					worker_eventfd_drain(w->ctl_fd);
+					continue;
+				}
+				worker_call(w, slot, evs[i].events);
+				ran++;
+			}
+		}
+		total += ran;
+		if (!ran)
+			break;
+	}
+	return total;
+}
+
 int worker_pause(struct worker *w)
 {
+	if (w->is_inline)
+		return worker_inline_control(w, WORKER_REQ_PAUSE);
 	if (worker_is_self(w))
 		return -EDEADLK;
 	pthread_mutex_lock(&w->lock);
@@ -282,6 +378,8 @@ int worker_pause(struct worker *w)
 
 int worker_resume(struct worker *w)
 {
+	if (w->is_inline)
+		return worker_inline_control(w, WORKER_REQ_NONE);
 	pthread_mutex_lock(&w->lock);
 	if (w->state != WORKER_PAUSED || w->request != WORKER_REQ_PAUSE) {
 		pthread_mutex_unlock(&w->lock);
@@ -295,6 +393,8 @@ int worker_resume(struct worker *w)
 
 int worker_stop(struct worker *w)
 {
+	if (w->is_inline)
+		return worker_inline_control(w, WORKER_REQ_STOP);
 	if (worker_is_self(w))
 		return -EDEADLK;
 	pthread_mutex_lock(&w->lock);

@@ -63,4 +63,14 @@ bool worker_is_self(const struct worker *w);
 /* Reads an eventfd to zero (ignores EAGAIN). Returns the counter value read, 0 if none. */
 uint64_t worker_eventfd_drain(int fd);
 
+/* Inline mode, for fuzzers and single-threaded tests only: workers created while it is on
+ * get no thread. worker_start() makes them runnable, pause/resume/stop only change their
+ * state (there is no thread to wait for), and worker_run_inline() runs, on the calling
+ * thread, the callbacks of every ready fd of every running inline worker (and the
+ * events == 0 calls a resume owes), round after round until no fd is ready or max_rounds
+ * is reached. Returns the number of callbacks run. No seccomp filter is applied. A VM never
+ * turns this on: its device code runs unchanged, only the scheduling differs. */
+void worker_set_inline(bool is_inline);
+unsigned worker_run_inline(unsigned max_rounds);
+
 #endif

@@ -263,6 +263,38 @@ if [ "$(id -u)" = 0 ]; then
 	expect_error "jail: uid 0 refused" "--jail-uid 0: must be a uid/gid from 1" --jail "$J" --jail-uid 0 --kernel "$HELLO"
 fi
 
+# --huge-pages 2M: RAM on hugetlbfs pages, reserved at start (needs root to size the pool;
+# the pool is put back as it was).
+expect_error "huge pages: bad value" "--huge-pages 1G: must be none or 2M" --kernel "$HELLO" --huge-pages 1G
+expect_error "huge pages: size not 2 MiB aligned" "--huge-pages 2M: --memory 66564 KiB is not a multiple of 2 MiB" --kernel "$HELLO" --memory 66564K --huge-pages 2M
+HP=/proc/sys/vm/nr_hugepages
+hp_field() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+if [ "$(id -u)" = 0 ] && [ -w "$HP" ]; then
+	hp_old=$(cat "$HP")
+	echo 0 >"$HP"
+	if [ "$(hp_field HugePages_Free)" = 0 ]; then
+		expect_error "huge pages: pool too small" "--huge-pages 2M: cannot reserve 32 huge pages of 2 MiB" --kernel "$HELLO" --memory 64M --huge-pages 2M
+	fi
+	echo $((hp_old + 40)) >"$HP"
+	used0=$(($(hp_field HugePages_Total) - $(hp_field HugePages_Free) + $(hp_field HugePages_Rsvd)))
+	"$ARCVMM" --kernel "$G/spin.elf" --net none --memory 64M --huge-pages 2M </dev/null >"$T/out" 2>"$T/err" &
+	hp_pid=$!
+	sleep 1
+	used1=$(($(hp_field HugePages_Total) - $(hp_field HugePages_Free) + $(hp_field HugePages_Rsvd)))
+	kill "$hp_pid" 2>/dev/null
+	wait "$hp_pid" 2>/dev/null
+	if [ $((used1 - used0)) -eq 32 ]; then
+		ok "huge pages: 64 MiB guest holds 32 huge pages"
+	else
+		echo "huge pages in use before $used0, while running $used1" >>"$T/err"
+		bad "huge pages: 64 MiB guest holds 32 huge pages"
+	fi
+	expect_boot "huge pages: hello boots on 2 MiB pages" --kernel "$HELLO" --memory 64M --huge-pages 2M
+	printf '{"boot-source":{"kernel_image_path":"%s"},"machine-config":{"vcpu_count":1,"mem_size_mib":64,"huge_pages":"2M"}}' "$HELLO" >"$T/hp.json"
+	expect_boot "huge pages: json machine-config huge_pages 2M" --config "$T/hp.json"
+	echo "$hp_old" >"$HP"
+fi
+
 # A terminal: raw mode while the VM runs (Ctrl-A x reaches arcvmm without a newline, and
 # Ctrl-C goes to the guest instead of killing arcvmm), the saved mode back on every exit.
 if command -v script >/dev/null; then

@@ -5,7 +5,9 @@
  *   vsockt client ADDR MODE BYTES              one connection; MODE e (echo: send BYTES,
  *                                              read them back), s (sink: the server counts
  *                                              and hashes what we send), g (the server
- *                                              generates BYTES for us)
+ *                                              generates BYTES for us), p (like s, but
+ *                                              the server stops reading for 10 s after
+ *                                              the first MiB: a stalled peer)
  *   vsockt many ADDR K                          K connections at once, 4 KiB echo each
  * ADDR for clients: vsock:CID:PORT, hyb:UDS:PORT (CONNECT PORT on UDS), unix:PATH.
  * The first byte on a connection is the mode; g is followed by 8 bytes of count. Prints
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,13 +156,21 @@ static void serve_one(int fd)
 			if (wr(fd, buf, (size_t)n))
 				_exit(1);
 		shutdown(fd, SHUT_WR);
-	} else if (mode == 's') {
+	} else if (mode == 's' || mode == 'p') {
 		uint64_t cnt = 0, h = 1469598103934665603ULL;
 		ssize_t n;
+		bool stalled = false;
 		while ((n = read(fd, buf, sizeof(buf))) > 0) {
 			for (ssize_t i = 0; i < n; i++)
 				h = (h ^ buf[i]) * 1099511628211ULL;
 			cnt += (uint64_t)n;
+			if (mode == 'p' && !stalled && cnt >= (1u << 20)) {
+				stalled = true;
+				printf("VSOCKT server stalling 10 s at %llu\n",
+				       (unsigned long long)cnt);
+				sleep(10);
+				printf("VSOCKT server reading again\n");
+			}
 		}
 		uint64_t out[2] = {cnt, h};
 		wr(fd, out, sizeof(out));
@@ -264,7 +275,7 @@ static int client(const char *addr, char mode, uint64_t bytes)
 						h = (h ^ buf[i]) * 1099511628211ULL;
 					off += (uint64_t)k;
 				}
-				if (off == bytes && mode == 's')
+				if (off == bytes && (mode == 's' || mode == 'p'))
 					shutdown(fd, SHUT_WR);
 			}
 			if (p.revents & (POLLIN | POLLHUP)) {
@@ -284,7 +295,7 @@ static int client(const char *addr, char mode, uint64_t bytes)
 		}
 		if (mode == 'e')
 			shutdown(fd, SHUT_WR);
-		if (mode == 's') {
+		if (mode == 's' || mode == 'p') {
 			uint64_t res[2];
 			if (rd(fd, res, sizeof(res)) || res[0] != bytes || res[1] != h) {
 				printf("VSOCKT client %s FAIL sink checksum\n", addr);

@@ -8,13 +8,19 @@
 # build/guest-tools/vsockt appended to the initramfs. The guest runs a vsockt server on
 # port 1024 and, as a client, talks to a host vsockt server on $WORK/v.sock_5000.
 #   vsock-no-guest-listener  host CONNECT 9999 (nobody listens in the guest): closed, no OK
-#   vsock-host-echo          host CONNECT 1024 → OK, 16 MiB echoed back, every byte checked
-#   vsock-host-to-guest      16 MiB host → guest, the guest's count and FNV hash agree
-#   vsock-guest-to-host-gen  16 MiB generated in the guest, checked on the host
+#   vsock-host-echo          host CONNECT 1024 → OK, 64 MiB echoed back, every byte checked
+#   vsock-host-to-guest      64 MiB host → guest, then the host half-closes (SHUT_WR): the
+#                            guest sees EOF and still sends its count and FNV hash back,
+#                            which agree
+#   vsock-guest-to-host-gen  64 MiB generated in the guest, checked on the host
 #   vsock-many               256 concurrent host connections, 4 KiB echo each, all checked
-#   vsock-guest-echo         guest connect to CID 2 port 5000 (uds_path_5000), 16 MiB echo
-#   vsock-guest-sink         16 MiB guest → host sink with checksum
-#   vsock-pause-resume       a 16 MiB guest → host transfer with the VM paused for 3 s in the
+#   vsock-guest-echo         guest connect to CID 2 port 5000 (uds_path_5000), 64 MiB echo
+#   vsock-guest-sink         64 MiB guest → host sink, half-closed by the guest, checksum back
+#   vsock-slow-reader        64 MiB guest → host to a host reader that stops reading for 10 s
+#                            after the first MiB: every byte arrives (checksum), and
+#                            arcvmm's anonymous memory (RssAnon) stays under 64 MiB all along
+#                            (the guest's credit runs out; nothing piles up in the VMM)
+#   vsock-pause-resume       a 64 MiB guest → host transfer with the VM paused for 3 s in the
 #                            middle (PATCH /vm over --api-sock, curl): every byte arrives
 #   vsock-guest-refused      guest connect to port 5001 (nobody at uds_path_5001): the
 #                            guest gets ECONNRESET or ECONNREFUSED at once
@@ -31,15 +37,13 @@ T=${LT_TIMEOUT:-240}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
 VSOCKT=${VSOCKT:-$(dirname "$ARCVMM")/guest-tools/vsockt}
-# vsock-pause-resume is left out of the default list: its first nested run did not get the
-# PATCH /vm answers into the host log (unverified; run it by name).
-ALL="vsock-no-guest-listener vsock-host-echo vsock-host-to-guest vsock-guest-to-host-gen vsock-many vsock-guest-echo vsock-guest-sink vsock-guest-refused"
+ALL="vsock-no-guest-listener vsock-host-echo vsock-host-to-guest vsock-guest-to-host-gen vsock-many vsock-guest-echo vsock-guest-sink vsock-slow-reader vsock-pause-resume vsock-guest-refused"
 mkdir -p "$WORK" || exit 2
 . "$(dirname "$0")/runner.inc"
 
 U=$WORK/v.sock
 booted=0
-M=16777216
+M=67108864
 
 # boot: once, runs every host-side check and keeps their output in $WORK/host.out.
 boot() {
@@ -50,10 +54,11 @@ boot() {
 	[ -x "$VSOCKT" ] || { echo "no $VSOCKT (make guest-tools)" >"$WORK/host.out"; return 1; }
 	cat "$I" "$(dirname "$VSOCKT")/vsockt.cpio.gz" >"$WORK/initrd" || return 1
 	rm -f "$U" "${U}_5000" "${U}_5001"
-	"$VSOCKT" server "unix:${U}_5000" 3 >"$WORK/hostserver.out" 2>&1 &
+	"$VSOCKT" server "unix:${U}_5000" 4 >"$WORK/hostserver.out" 2>&1 &
 	hs=$!
 	gcmd="/vsockt server vsock:1024 260 & S=\$!; sleep 1;
 /vsockt client vsock:2:5000 e $M; /vsockt client vsock:2:5000 s $M;
+/vsockt client vsock:2:5000 p $M;
 /vsockt client vsock:2:5001 e 10; wait \$S; echo guest-done"
 	b64=$(printf '%s' "$gcmd" | base64 | tr -d '\n')
 	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$WORK/initrd" --memory 512M \
@@ -62,6 +67,18 @@ boot() {
 		>"$con.raw" 2>"$errf" &
 	vm=$!
 	: >"$WORK/host.out"
+	# arcvmm's anonymous memory, sampled every second while it runs (the peak is checked
+	# by vsock-slow-reader); $vm is timeout's pid, arcvmm its child.
+	(
+		peak=0
+		while kill -0 $vm 2>/dev/null; do
+			for c in $(cat /proc/$vm/task/*/children 2>/dev/null); do
+				a=$(awk '/^RssAnon:/ { print int($2 / 1024) }' /proc/$c/status 2>/dev/null)
+				[ -n "$a" ] && [ "$a" -gt "$peak" ] && peak=$a && echo "$peak" >"$WORK/rssanon.peak"
+			done
+			sleep 1
+		done
+	) &
 	# Wait for the guest's server: retry the echo until it gets an OK.
 	i=0
 	while [ $i -lt "$T" ]; do
@@ -109,6 +126,13 @@ t_vsock_guest_to_host_gen() { host_has "VSOCKT client hyb:$U:1024 g ok bytes=$M"
 t_vsock_many() { host_has "VSOCKT many hyb:$U:1024 ok conns=256 good=256"; }
 t_vsock_guest_echo() { guest_has "VSOCKT client vsock:2:5000 e ok bytes=$M"; }
 t_vsock_guest_sink() { guest_has "VSOCKT client vsock:2:5000 s ok bytes=$M"; }
+t_vsock_slow_reader() {
+	guest_has "VSOCKT client vsock:2:5000 p ok bytes=$M" || return 1
+	grep -q "VSOCKT server stalling 10 s" "$WORK/hostserver.out" || { why="the host reader never stalled"; return 1; }
+	peak=$(cat "$WORK/rssanon.peak" 2>/dev/null)
+	echo "# vsock-slow-reader: arcvmm RssAnon peak ${peak:-?} MiB over the whole run"
+	[ -n "$peak" ] && [ "$peak" -lt 64 ] || { why="arcvmm's RssAnon peaked at ${peak:-?} MiB (limit 64)"; return 1; }
+}
 t_vsock_pause_resume() { host_has "pause: Paused 204" && host_has "pause: Resumed 204" && host_has "pause: VSOCKT client hyb:$U:1024 g ok bytes=$M"; }
 t_vsock_guest_refused() { guest_has "VSOCKT client vsock:2:5001 FAIL connect errno=ECONN"; }
 

@@ -31,11 +31,12 @@ L1_CPU="${L1_CPU:-max}"
 
 # Modules L1 needs, relative to lib/modules/<rel>/kernel; their dependencies are resolved
 # with modinfo (Debian's package carries no modules.dep). tun: for tests/linux/net.sh.
+# vhost_vsock: QEMU's vhost-vsock-device, the peer of bench/vsock.
 NESTED_MODULES="arch/x86/kvm/kvm-amd.ko net/9p/9pnet_virtio.ko fs/9p/9p.ko \
-drivers/virtio/virtio_pci.ko drivers/net/tun.ko"
+drivers/virtio/virtio_pci.ko drivers/net/tun.ko drivers/vhost/vhost_vsock.ko"
 # Folders of the kernel package to unpack (the modules above and everything they use).
 NESTED_MODULE_DIRS="arch/x86/kvm virt/lib drivers/crypto/ccp drivers/virtio fs/9p fs/netfs \
-fs/fscache net/9p drivers/net/tun.ko"
+fs/fscache net/9p drivers/net/tun.ko drivers/vhost net/vmw_vsock"
 
 nested_log() { printf 'nested: %s\n' "$*" >&2; }
 nested_die() {

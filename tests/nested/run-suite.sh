@@ -84,8 +84,9 @@ if [ $# -gt 0 ]; then
 	units=("$@")
 else
 	while read -r t; do units+=("$t"); done < <(sh "$NESTED_DIR/linux-tests.sh" --list)
+	# (as suite.sh does: a script with "# suite: opt-in" runs only when named)
 	for f in "$PROJECT_DIR"/tests/linux/*.sh; do
-		[ -f "$f" ] && units+=("linux/$(basename "$f" .sh)")
+		[ -f "$f" ] && ! grep -qx '# suite: opt-in' "$f" && units+=("linux/$(basename "$f" .sh)")
 	done
 fi
 

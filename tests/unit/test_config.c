@@ -67,6 +67,12 @@ TEST(flags)
 	CHECK_EQ(c.nets[0].kind, VM_NET_NONE);
 	CHECK(!c.has_rng);
 	CHECK_EQ(c.console, VM_CONSOLE_VIRTIO);
+	CHECK(!c.huge_pages);
+	config_fini(&c);
+
+	const char *b[] = {"arcvmm", "--kernel", "k", "--huge-pages", "2M"};
+	CHECK_EQ(parse(&c, 5, b), 0);
+	CHECK(c.huge_pages);
 	config_fini(&c);
 }
 
@@ -153,7 +159,8 @@ TEST(json_good)
 
 	CHECK_EQ(json(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\", \"initrd_path\": "
 			  "\"/i\", \"boot_args\": \"console=ttyS0\"}, \"machine-config\": "
-			  "{\"vcpu_count\": 2, \"mem_size_mib\": 512}, \"drives\": [{\"drive_id\": "
+			  "{\"vcpu_count\": 2, \"mem_size_mib\": 512, \"huge_pages\": \"2M\"}, "
+			  "\"drives\": [{\"drive_id\": "
 			  "\"root\", \"path_on_host\": \"/d.img\", \"is_root_device\": true, "
 			  "\"is_read_only\": true}], \"network-interfaces\": [{\"iface_id\": "
 			  "\"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": "
@@ -164,6 +171,7 @@ TEST(json_good)
 	CHECK(!strcmp(c.cmdline, "console=ttyS0"));
 	CHECK_EQ(c.ncpus, 2);
 	CHECK_EQ(c.mem_size, 512ULL << 20);
+	CHECK(c.huge_pages);
 	CHECK_EQ(c.nr_disks, 1);
 	CHECK(c.disks[0].is_read_only);
 	CHECK(!strcmp(c.disks[0].id, "root"));
@@ -200,6 +208,9 @@ TEST(json_bad)
 	    {"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"machine-config\": "
 	     "{\"smt\": true}}",
 	     "not supported"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"machine-config\": "
+	     "{\"huge_pages\": \"1G\"}}",
+	     "huge_pages 1G: must be none or 2M"},
 	    {"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": {}}",
 	     "must be an array"},
 	    {"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [{}]}",

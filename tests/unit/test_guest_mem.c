@@ -182,6 +182,55 @@ TEST(init_rejects_bad_sizes)
 	CHECK_EQ(guest_mem_init(&m, 0x2000, 0x1000, UINT64_MAX - 0x1000), -EINVAL);
 }
 
+/* HugePages_Free from /proc/meminfo, or -1. */
+static long huge_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+TEST(hugetlb)
+{
+	struct guest_mem m;
+	const uint64_t mib = 1ULL << 20;
+
+	/* 2 MiB alignment of the size and of the hole. */
+	CHECK_EQ(guest_mem_init_flags(&m, 3 * mib, X86_MMIO_HOLE_START, X86_MMIO_HOLE_END,
+				      GUEST_MEM_HUGETLB_2M),
+		 -EINVAL);
+	CHECK_EQ(guest_mem_init_flags(&m, 4 * mib, mib, 8 * mib, GUEST_MEM_HUGETLB_2M), -EINVAL);
+	long before = huge_free();
+	int r = guest_mem_init_flags(&m, 4 * mib, X86_MMIO_HOLE_START, X86_MMIO_HOLE_END,
+				     GUEST_MEM_HUGETLB_2M);
+	if (before >= 0 && before < 2) {
+		/* Too small a pool: refused at once (no SIGBUS later at a first touch). */
+		CHECK_EQ(r, -ENOMEM);
+		return;
+	}
+	if (r == -ENOMEM || r == -EINVAL || r == -ENOSYS) {
+		printf("  (skipped: no usable hugetlbfs pool here: %s)\n", strerror(-r));
+		return;
+	}
+	CHECK_EQ(r, 0);
+	CHECK(m.is_hugetlb);
+	/* Reserved at creation: the pool's free-minus-reserved count dropped by 2. */
+	uint8_t *p = guest_mem_ptr(&m, 0, 4 * mib);
+	CHECK(p != NULL);
+	memset(p, 0x5a, 4 * mib);
+	CHECK_EQ(huge_free(), before - 2);
+	guest_mem_fini(&m);
+	CHECK_EQ(huge_free(), before);
+}
+
 int main(void)
 {
 	RUN(buffer_boundaries);
@@ -192,5 +241,6 @@ int main(void)
 	RUN(x86_exactly_at_hole);
 	RUN(x86_two_regions);
 	RUN(init_rejects_bad_sizes);
+	RUN(hugetlb);
 	return test_summary();
 }

@@ -235,6 +235,60 @@ TEST(pause_right_after_resume)
 	sem_destroy(&p.called);
 }
 
+/* Inline mode (fuzzers): no thread; worker_run_inline() runs ready callbacks on the
+ * caller, pause holds them, resume owes each one events == 0 call, stop ends them. */
+struct inline_count {
+	int calls, rechecks;
+};
+
+static void inline_cb(struct worker *w, int fd, uint32_t events, void *arg)
+{
+	struct inline_count *c = arg;
+
+	(void)w;
+	if (events)
+		c->calls++;
+	else
+		c->rechecks++;
+	worker_eventfd_drain(fd);
+}
+
+TEST(inline_mode)
+{
+	struct inline_count c = {0};
+	uint64_t one = 1;
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	worker_set_inline(true);
+	struct worker *w = worker_create("inline");
+	worker_set_inline(false);
+	CHECK(w != NULL && fd >= 0);
+	if (!w)
+		return;
+	CHECK_EQ(worker_add_fd(w, fd, EPOLLIN, inline_cb, &c), 0);
+	CHECK_EQ(worker_run_inline(4), 0); /* not started */
+	CHECK_EQ(worker_start(w), 0);
+	CHECK(!worker_is_self(w));
+	CHECK_EQ(worker_run_inline(4), 0); /* nothing ready */
+	CHECK(write(fd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(worker_run_inline(4), 1);
+	CHECK_EQ(c.calls, 1);
+	CHECK_EQ(worker_pause(w), 0);
+	CHECK(write(fd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(worker_run_inline(4), 0); /* paused: held */
+	CHECK_EQ(worker_resume(w), 0);
+	CHECK_EQ(worker_resume(w), -EINVAL);
+	CHECK_EQ(worker_run_inline(4), 1); /* the recheck drains it */
+	CHECK_EQ(c.rechecks, 1);
+	CHECK_EQ(c.calls, 1);
+	CHECK_EQ(worker_stop(w), 0);
+	CHECK(write(fd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(worker_run_inline(4), 0); /* stopped */
+	CHECK_EQ(worker_stop(w), -EINVAL);
+	worker_destroy(w);
+	close(fd);
+}
+
 int main(void)
 {
 	RUN(callback_runs_on_worker);
@@ -243,5 +297,6 @@ int main(void)
 	RUN(fd_registration);
 	RUN(removed_fd_is_not_called);
 	RUN(pause_right_after_resume);
+	RUN(inline_mode);
 	return test_summary();
 }
