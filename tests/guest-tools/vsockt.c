@@ -17,6 +17,7 @@
  * Trusts: nothing it reads (counts bounded, patterns checked).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -256,6 +257,12 @@ static int client(const char *addr, char mode, uint64_t bytes)
 			got += (uint64_t)n;
 		}
 	} else {
+		/* Non-blocking while both directions run: a blocking write of a whole buffer
+		 * could wait for credit that only comes once we read the echo back (the peer's
+		 * echo stops when our receive side is full) — a deadlock of the tool, not of
+		 * the transport. */
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		while (off < bytes || (mode == 'e' && got < bytes)) {
 			struct pollfd p = {.fd = fd,
 					   .events = (short)((off < bytes ? POLLOUT : 0) |
@@ -280,6 +287,8 @@ static int client(const char *addr, char mode, uint64_t bytes)
 			}
 			if (p.revents & (POLLIN | POLLHUP)) {
 				ssize_t k = read(fd, back, sizeof(back));
+				if (k < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
 				if (k <= 0) {
 					printf("VSOCKT client %s FAIL eof at %llu\n", addr,
 					       (unsigned long long)got);
@@ -293,6 +302,7 @@ static int client(const char *addr, char mode, uint64_t bytes)
 				got += (uint64_t)k;
 			}
 		}
+		fcntl(fd, F_SETFL, fl);
 		if (mode == 'e')
 			shutdown(fd, SHUT_WR);
 		if (mode == 's' || mode == 'p') {
