@@ -316,10 +316,10 @@ static int do_lookup(struct fuse_share *s, struct fuse_node *parent, const char 
 
 /* ---- handlers: each returns bytes written, or -errno for an error reply ---- */
 
-#define NEED(ptr, size)                               \
-	do {                                          \
+#define NEED(ptr, size)                              \
+	do {                                         \
 		if (!((ptr) = arg_fixed(r, (size)))) \
-			return -EINVAL;               \
+			return -EINVAL;              \
 	} while (0)
 
 static long op_init(struct req *r)
@@ -352,7 +352,7 @@ static long op_init(struct req *r)
 	o.time_gran = 1;
 	o.max_pages = FUSE_SERVER_MAX_WRITE / 4096;
 	r->s->minor = o.minor;
-	r->s->is_initialized = true;
+	__atomic_store_n(&r->s->is_initialized, true, __ATOMIC_RELEASE);
 	return reply(r, &o, sizeof(o), NULL, 0);
 }
 
@@ -506,8 +506,7 @@ static long op_readlink(struct req *r, struct fuse_node *n)
 }
 
 /* After creating name under parent: look it up and answer with its entry. */
-static long reply_new_entry(struct req *r, struct fuse_node *parent, const char *name,
-			    mode_t fix)
+static long reply_new_entry(struct req *r, struct fuse_node *parent, const char *name, mode_t fix)
 {
 	struct fuse_entry_out e;
 	int err = do_lookup(r->s, parent, name, &e);
@@ -694,7 +693,8 @@ static int open_flags(const struct fuse_share *s, uint32_t guest, int *flags)
 		return -EINVAL;
 	if (s->is_read_only && (acc != O_RDONLY || (guest & O_TRUNC)))
 		return -EROFS;
-	*flags = acc | ((int)guest & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_DIRECT | O_NONBLOCK));
+	*flags =
+	    acc | ((int)guest & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_DIRECT | O_NONBLOCK));
 	return 0;
 }
 
@@ -1144,7 +1144,9 @@ static long op_getxattr(struct req *r, struct fuse_node *n, bool is_list)
 		name = p;
 	}
 	if (n->type != S_IFREG && n->type != S_IFDIR)
-		return is_list ? reply(r, &(struct fuse_getxattr_out){0}, sizeof(struct fuse_getxattr_out), NULL, 0) : -ENODATA;
+		return is_list ? reply(r, &(struct fuse_getxattr_out){0},
+				       sizeof(struct fuse_getxattr_out), NULL, 0)
+			       : -ENODATA;
 	size_t size = in->size > XATTR_SIZE_MAX ? XATTR_SIZE_MAX : in->size;
 	if (size && !(buf = malloc(size)))
 		return -ENOMEM;
@@ -1368,7 +1370,7 @@ size_t fuse_handle(struct fuse_share *s, const struct iovec *in, int nin, const 
 		w = op_init(&r);
 		goto answer;
 	}
-	if (!s->is_initialized) {
+	if (!__atomic_load_n(&s->is_initialized, __ATOMIC_ACQUIRE)) {
 		w = -EIO;
 		goto bad;
 	}
@@ -1384,7 +1386,7 @@ size_t fuse_handle(struct fuse_share *s, const struct iovec *in, int nin, const 
 		goto done;
 	case FUSE_DESTROY:
 		/* Other queues may still run: only mark; the device's reset drops the tables. */
-		s->is_initialized = false;
+		__atomic_store_n(&s->is_initialized, false, __ATOMIC_RELEASE);
 		w = reply(&r, NULL, 0, NULL, 0);
 		goto answer;
 	}
@@ -1446,7 +1448,7 @@ struct fuse_share *fuse_share_create(const struct fuse_share_opts *opts, char *e
 	if (s->root_fd < 0) {
 		e = errno;
 		snprintf(err, errlen, "%s: %s", opts->path,
-			 e == ENOENT    ? "does not exist"
+			 e == ENOENT	? "does not exist"
 			 : e == ENOTDIR ? "is not a directory"
 					: strerror(e));
 		goto fail;

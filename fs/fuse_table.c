@@ -123,8 +123,8 @@ void fuse_table_fini(struct fuse_share *s)
 	for (uint32_t i = 0; i * FUSE_NODE_CHUNK < s->nr_node_slots; i++)
 		free(s->node_chunks[i]);
 	for (uint32_t i = 0; i * FUSE_HANDLE_CHUNK < s->nr_fh_slots; i++) {
-		for (uint32_t j = 0; j < FUSE_HANDLE_CHUNK && i * FUSE_HANDLE_CHUNK + j < s->nr_fh_slots;
-		     j++)
+		for (uint32_t j = 0;
+		     j < FUSE_HANDLE_CHUNK && i * FUSE_HANDLE_CHUNK + j < s->nr_fh_slots; j++)
 			pthread_mutex_destroy(&s->fh_chunks[i][j].dir_lock);
 		free(s->fh_chunks[i]);
 	}

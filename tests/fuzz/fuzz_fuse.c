@@ -33,10 +33,11 @@ static void populate(void)
 {
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p %s; chmod -R u+rwX %s; rm -rf %s/* %s/.[!.]*; mkdir %s/d && "
-		 "echo hi > %s/f && ln -s /etc %s/abs && ln -s ../outside %s/rel && ln %s/f %s/d/hl",
-		 root, root, root, root, root, root, root, root, root, root);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "mkdir -p %s; chmod -R u+rwX %s; rm -rf %s/* %s/.[!.]*; mkdir %s/d && "
+	    "echo hi > %s/f && ln -s /etc %s/abs && ln -s ../outside %s/rel && ln %s/f %s/d/hl",
+	    root, root, root, root, root, root, root, root, root, root);
 	if (system(cmd) != 0)
 		abort();
 }

@@ -83,8 +83,8 @@ static int call(uint32_t op, uint64_t nodeid, const void *a, size_t alen)
 }
 
 /* Arguments: a fixed struct followed by up to two NUL-terminated names. */
-static int call_names(uint32_t op, uint64_t nodeid, const void *fixed, size_t flen,
-		      const char *n1, const char *n2)
+static int call_names(uint32_t op, uint64_t nodeid, const void *fixed, size_t flen, const char *n1,
+		      const char *n2)
 {
 	uint8_t a[2 * PATH_MAX + 128];
 	size_t len = flen;
@@ -541,7 +541,8 @@ TEST(test_dirs)
 		memset(got, 0, sizeof(got));
 		for (;;) {
 			struct fuse_read_in ri = {.fh = fh, .offset = off, .size = 4096};
-			CHECK_EQ(call(plus ? FUSE_READDIRPLUS : FUSE_READDIR, dir, &ri, sizeof(ri)), 0);
+			CHECK_EQ(call(plus ? FUSE_READDIRPLUS : FUSE_READDIR, dir, &ri, sizeof(ri)),
+				 0);
 			size_t len = rlen - sizeof(struct fuse_out_header), pos = 0;
 			if (len == 0 || ++rounds > 1000)
 				break;
@@ -679,10 +680,8 @@ TEST(test_setattr)
 	sa = (struct fuse_setattr_in){.valid = FATTR_SIZE | FATTR_FH, .size = 7, .fh = fh};
 	CHECK_EQ(call(FUSE_SETATTR, f, &sa, sizeof(sa)), 0);
 	CHECK(stat(p, &st) == 0 && st.st_size == 7);
-	sa = (struct fuse_setattr_in){.valid = FATTR_ATIME | FATTR_MTIME,
-				      .atime = 1000000,
-				      .mtime = 2000000,
-				      .mtimensec = 5};
+	sa = (struct fuse_setattr_in){
+	    .valid = FATTR_ATIME | FATTR_MTIME, .atime = 1000000, .mtime = 2000000, .mtimensec = 5};
 	CHECK_EQ(call(FUSE_SETATTR, f, &sa, sizeof(sa)), 0);
 	CHECK(stat(p, &st) == 0 && st.st_atime == 1000000 && st.st_mtime == 2000000);
 	CHECK_EQ(st.st_mtim.tv_nsec, 5);
@@ -690,9 +689,8 @@ TEST(test_setattr)
 	CHECK_EQ(call(FUSE_SETATTR, f, &sa, sizeof(sa)), 0);
 	CHECK(stat(p, &st) == 0 && st.st_mtime > 2000000);
 	/* Ownership: to ourselves works, to someone else the host refuses (rootless). */
-	sa = (struct fuse_setattr_in){.valid = FATTR_UID | FATTR_GID,
-				      .uid = geteuid(),
-				      .gid = getegid()};
+	sa = (struct fuse_setattr_in){
+	    .valid = FATTR_UID | FATTR_GID, .uid = geteuid(), .gid = getegid()};
 	CHECK_EQ(call(FUSE_SETATTR, f, &sa, sizeof(sa)), 0);
 	if (geteuid() != 0) {
 		sa.uid = 0;
@@ -941,15 +939,15 @@ TEST(test_bad_requests)
 	do_release(dfh, true);
 	do_release(fh, false);
 	/* Truncated structs for each opcode with a fixed argument. */
-	static const uint32_t ops[] = {FUSE_SETATTR,   FUSE_MKNOD,	     FUSE_MKDIR,
-				       FUSE_RENAME,    FUSE_RENAME2,	     FUSE_LINK,
-				       FUSE_OPEN,      FUSE_READ,	     FUSE_WRITE,
-				       FUSE_RELEASE,   FUSE_FSYNC,	     FUSE_FLUSH,
-				       FUSE_READDIR,   FUSE_ACCESS,	     FUSE_CREATE,
-				       FUSE_FALLOCATE, FUSE_LSEEK,	     FUSE_COPY_FILE_RANGE,
-				       FUSE_GETXATTR,  FUSE_LISTXATTR,	     FUSE_SETXATTR,
-				       FUSE_FORGET,    FUSE_BATCH_FORGET,    FUSE_LOOKUP,
-				       FUSE_UNLINK,    FUSE_SYMLINK,	     FUSE_REMOVEXATTR};
+	static const uint32_t ops[] = {FUSE_SETATTR,   FUSE_MKNOD,	  FUSE_MKDIR,
+				       FUSE_RENAME,    FUSE_RENAME2,	  FUSE_LINK,
+				       FUSE_OPEN,      FUSE_READ,	  FUSE_WRITE,
+				       FUSE_RELEASE,   FUSE_FSYNC,	  FUSE_FLUSH,
+				       FUSE_READDIR,   FUSE_ACCESS,	  FUSE_CREATE,
+				       FUSE_FALLOCATE, FUSE_LSEEK,	  FUSE_COPY_FILE_RANGE,
+				       FUSE_GETXATTR,  FUSE_LISTXATTR,	  FUSE_SETXATTR,
+				       FUSE_FORGET,    FUSE_BATCH_FORGET, FUSE_LOOKUP,
+				       FUSE_UNLINK,    FUSE_SYMLINK,	  FUSE_REMOVEXATTR};
 	uint8_t zeros[4] = {0};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		int e = call(ops[i], 1, zeros, 3);
