@@ -66,6 +66,8 @@ void config_fini(struct vm_config *c)
 	}
 	free(c->balloon);
 	free(c->vsock_uds);
+	for (unsigned i = 0; i < c->nr_fs; i++)
+		free(c->fs[i].path);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -708,7 +710,7 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 	static const char *const known[] = {
 	    "boot-source", "machine-config", "drives", "network-interfaces",
 	    "console",	   "entropy",	     "logger", "metrics",
-	    "balloon",	   "vsock",	     NULL};
+	    "balloon",	   "vsock",	     "fs",     NULL};
 	cJSON *root;
 	const cJSON *it;
 	int r;
@@ -763,6 +765,9 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 		goto out;
 	if ((it = cJSON_GetObjectItemCaseSensitive(root, "vsock")) &&
 	    (r = config_parse_vsock_json(c, it, name, err, errlen)))
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "fs")) &&
+	    (r = config_parse_fs_json(c, it, name, err, errlen)))
 		goto out;
 out:
 	cJSON_Delete(root);
@@ -842,6 +847,9 @@ void config_usage(FILE *f)
 	      "  --vsock cid=N,uds=PATH  virtio-vsock: guest CID N (>= 3); host side on Unix\n"
 	      "                       socket PATH (Firecracker's CONNECT protocol; guest\n"
 	      "                       connects to PATH_<port>)\n"
+	      "  --fs PATH,tag=TAG[,ro][,cache=none|auto|always][,xattr=on][,queues=N]\n"
+	      "                       virtio-fs: share host directory PATH (repeatable); in\n"
+	      "                       the guest: mount -t virtiofs TAG /mnt\n"
 	      "  --balloon target=SIZE[,deflate_on_oom][,stats=SECONDS][,free_page_reporting]\n"
 	      "                       virtio-balloon: SIZE of guest RAM to reclaim (e.g. 128M)\n"
 	      "  --memory-reclaim MODE[,floor=SIZE][,step=SIZE][,interval=S][,pressure=HI[:LO]]\n"
@@ -884,6 +892,7 @@ enum {
 	OPT_JAIL_GID,
 	OPT_BALLOON,
 	OPT_VSOCK,
+	OPT_FS,
 	OPT_MEMORY_RECLAIM,
 };
 
@@ -903,6 +912,7 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"balloon", required_argument, NULL, OPT_BALLOON},
     {"vsock", required_argument, NULL, OPT_VSOCK},
+    {"fs", required_argument, NULL, OPT_FS},
     {"memory-reclaim", required_argument, NULL, OPT_MEMORY_RECLAIM},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -1005,6 +1015,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_VSOCK:
 			r = config_set_vsock(c, optarg, err, errlen);
+			break;
+		case OPT_FS:
+			r = config_add_fs_spec(c, optarg, err, errlen);
 			break;
 		case OPT_MEMORY_RECLAIM:
 			r = config_parse_reclaim(&c->reclaim, optarg, err, errlen);

@@ -66,7 +66,7 @@ fuzz-smoke: fuzz-smoke-api
 # The user-facing config parsers (core/config*.c, instrumented): the JSON file, --net and
 # --disk, with the invariants of issue #14's audit checked on every parsed result.
 FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c core/config.c core/config_net.c core/config_rl.c \
-	core/config_balloon.c
+	core/config_balloon.c core/config_fs.c
 
 $(O)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) core/config.h core/config_rl.h $(O)/libarcvmm.a
 	@mkdir -p $(dir $@)
