@@ -45,7 +45,8 @@ static void fs_kick(struct worker *w, int fd, uint32_t events, void *arg)
 
 	worker_eventfd_drain(fd);
 	while ((r = virtio_mmio_pop(fs->t, fq->idx, c)) > 0) {
-		size_t len = fuse_handle(fs->share, c->iov, c->nr_out, c->iov + c->nr_out, c->nr_in);
+		size_t len =
+		    fuse_handle(fs->share, c->iov, c->nr_out, c->iov + c->nr_out, c->nr_in);
 		virtq_push(q, c->head, (uint32_t)len);
 		fq->nr_requests++;
 		if (worker_should_yield(w))

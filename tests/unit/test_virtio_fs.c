@@ -46,8 +46,7 @@ static int env_start(struct env *e, unsigned queues)
 		fprintf(stderr, "  %s\n", err);
 		return -1;
 	}
-	return simdrv_start(&e->sd, &virtio_fs_ops, e->fs, 1 + (queues ? queues : 1), QSIZE,
-			    ~0ULL);
+	return simdrv_start(&e->sd, &virtio_fs_ops, e->fs, 1 + (queues ? queues : 1), QSIZE, ~0ULL);
 }
 
 /* Posts one request (header + args in two readable buffers) with `out_cap` bytes of reply
@@ -62,8 +61,8 @@ static uint64_t post(struct env *e, unsigned qi, uint32_t op, uint64_t nodeid, c
 	uint64_t hg = simdrv_alloc(&e->sd, sizeof(h), 8);
 	uint64_t ag = simdrv_alloc(&e->sd, alen ? alen : 1, 8);
 	uint64_t og = out_cap ? simdrv_alloc(&e->sd, out_cap, 8) : 0;
-	struct simdrv_buf b[3] = {{hg, sizeof(h), false}, {ag, (uint32_t)alen, false},
-				  {og, (uint32_t)out_cap, true}};
+	struct simdrv_buf b[3] = {
+	    {hg, sizeof(h), false}, {ag, (uint32_t)alen, false}, {og, (uint32_t)out_cap, true}};
 	unsigned n = 0;
 	struct simdrv_buf use[3];
 
