@@ -112,6 +112,7 @@ unit: $(UNIT_BINS)
 -include bench/net/net.mk
 -include bench/api/api.mk
 -include tests/guest-tools/tools.mk
+-include tests/fs/fs.mk
 guests::
 benches::
 

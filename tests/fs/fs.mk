@@ -1,0 +1,7 @@
+# tests/fs/fs.mk — fuse_dev: the FUSE server on the host's /dev/fuse (see fuse_dev.c).
+$(O)/tests/fuse_dev: tests/fs/fuse_dev.c $(O)/libarcvmm.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
+
+all: $(O)/tests/fuse_dev
