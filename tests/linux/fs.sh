@@ -36,6 +36,10 @@
 #                         /proc), `..` past the mount, a guest symlink to / used for a write:
 #                         the file outside is never read, nothing appears outside the share
 #   fs-ro                 the ro share refuses create, write, rm, mkdir with EROFS
+#   fs-fsx                xfstests' fsx (not written here; tests/fs/build-fsx.sh builds it
+#                         statically into build/guest-tools/fsx) runs 10,000 random
+#                         operations (read/write/mmap/truncate/fallocate/punch/zero/
+#                         copy_range) on the rw share and reports no mismatch
 #   fs-vmm-alive          arcvmm ends with the guest's power-off, status 0, no error lines
 # Prints "ok NAME" / "FAIL NAME: why"; last line "N passed, N failed".
 # Env: LT_TIMEOUT (s for the boot and checks, 480), FS_BIG_MIB (256), FST (the tool;
@@ -51,8 +55,9 @@ T=${LT_TIMEOUT:-480}
 K=$G/minimal-vmlinux
 I=$G/minimal-initramfs.cpio.gz
 FST=${FST:-$(dirname "$ARCVMM")/guest-tools/fst}
+FSX=${FSX:-$(dirname "$ARCVMM")/guest-tools/fsx}
 BIG=${FS_BIG_MIB:-256}
-ALL="fs-mount fs-create-read-write fs-append-truncate fs-rename fs-rename2 fs-unlink-rmdir fs-readdir-10000 fs-symlink fs-hardlink fs-chmod-utimes fs-fallocate fs-seek-data fs-mmap-shared fs-big-guest-to-host fs-big-host-to-guest fs-host-change-seen fs-escape fs-ro fs-vmm-alive"
+ALL="fs-mount fs-create-read-write fs-append-truncate fs-rename fs-rename2 fs-unlink-rmdir fs-readdir-10000 fs-symlink fs-hardlink fs-chmod-utimes fs-fallocate fs-seek-data fs-mmap-shared fs-big-guest-to-host fs-big-host-to-guest fs-host-change-seen fs-escape fs-ro fs-fsx fs-vmm-alive"
 mkdir -p "$WORK" || exit 2
 . "$(dirname "$0")/runner.inc"
 
@@ -61,8 +66,8 @@ RO=$WORK/roshare
 NC=$WORK/ncshare
 OUT=$WORK/outside
 booted=0
-con=$WORK/fs.console
-errf=$WORK/fs.stderr
+C=$WORK/fs.console
+E=$WORK/fs.stderr
 
 write_guest_script() {
 	cat >"$RO/guest.sh" <<EOF
@@ -116,6 +121,13 @@ ln -s .. \$R/up && echo x >\$R/up/pwned-up 2>/dev/null
 echo x >\$R/abs 2>/dev/null
 ls \$R/dirlink/ 2>/dev/null | grep -q secret && { esc=1; echo "FS-ESCAPED ls dirlink"; }
 [ \$esc = 0 ] && ok fs-escape-guest || no fs-escape "guest read outside"
+# fsx (if the initramfs has it)
+if [ -x /fsx ]; then
+	/fsx -N 10000 -q -S 1 \$R/fsxfile >/tmp/fsx.out 2>&1 && ok fs-fsx || no fs-fsx "\$(tail -n 3 /tmp/fsx.out | tr '\n' ' ')"
+	tail -n 1 /tmp/fsx.out
+else
+	no fs-fsx "no /fsx in the initramfs"
+fi
 # ro share
 ro=0
 for op in "touch /mnt/ro/new" "mkdir /mnt/ro/nd" "rm -f /mnt/ro/guest.sh" "cp /mnt/ro/guest.sh /mnt/ro/g2"; do
@@ -144,12 +156,14 @@ done
 echo nc-written >\$N/from-guest
 sync
 cd /
-umount \$R && umount \$N && umount /mnt/ro && echo FS-UNMOUNTED
+umount \$R && umount \$N && echo FS-UNMOUNTED
 echo FS-GUEST-DONE
 EOF
 }
 
 boot() {
+	con=$C
+	errf=$E
 	[ $booted = 1 ] && return 0
 	booted=1
 	[ -x "$FST" ] || { echo "no $FST (make guest-tools)" >"$errf"; return 1; }
@@ -166,6 +180,11 @@ boot() {
 	"$FST" gen "$S/hostbig" "$BIG" >/dev/null || return 1
 	write_guest_script
 	cat "$I" "$(dirname "$FST")/fst.cpio.gz" >"$WORK/initrd" || return 1
+	if [ -x "$FSX" ]; then
+		mkdir -p "$WORK/fsxroot" && cp "$FSX" "$WORK/fsxroot/fsx" &&
+			(cd "$WORK/fsxroot" && echo fsx | cpio -o -H newc --quiet -R 0:0 | gzip >../fsx.cpio.gz) &&
+			cat "$WORK/fsx.cpio.gz" >>"$WORK/initrd"
+	fi
 	gcmd="mkdir -p /mnt/ro && mount -t virtiofs ro /mnt/ro && sh /mnt/ro/guest.sh"
 	b64=$(printf '%s' "$gcmd" | base64 | tr -d '\n')
 	timeout -s KILL "$T" "$ARCVMM" --kernel "$K" --initrd "$WORK/initrd" --memory 768M \
@@ -238,6 +257,7 @@ t_fs_escape() {
 	[ -L "$S/abs" ] || { why="host: the symlink abs was replaced"; return 1; }
 }
 t_fs_ro() { guest_ok fs-ro && [ ! -e "$RO/new" ] && [ ! -e "$RO/nd" ] && [ -f "$RO/guest.sh" ] || { why="${why:-host: the ro share changed}"; return 1; }; }
+t_fs_fsx() { [ -x "$FSX" ] || { why="no $FSX (tests/fs/build-fsx.sh XFSTESTS_SRC $FSX)"; return 1; }; guest_ok fs-fsx; }
 t_fs_vmm_alive() {
 	boot
 	grep -q FS-GUEST-DONE "$con" || { why="the guest script did not finish"; return 1; }
