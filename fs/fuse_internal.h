@@ -15,10 +15,14 @@
 #define ARCVMM_FS_FUSE_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+
+#include <linux/fuse.h>
 
 #include "fs/fuse_server.h"
 
@@ -100,5 +104,35 @@ struct fuse_fh *fuse_fh_get(struct fuse_share *s, uint64_t fh);
 void fuse_fh_put(struct fuse_share *s, struct fuse_fh *h);
 /* RELEASE: the handle's id stops working; the fd closes after the last user. 0/-EBADF. */
 int fuse_fh_release(struct fuse_share *s, uint64_t fh, bool is_dir);
+
+/* ---- one request being served (fs/fuse_server.c builds it, fs/fuse_ops.c answers) ---- */
+struct req {
+	struct fuse_share *s;
+	struct fuse_in_header h;
+	const uint8_t *arg; /* arguments after the header (a host copy) */
+	size_t arglen;
+	const struct iovec *in;
+	int nin;
+	const struct iovec *out;
+	int nout;
+	size_t out_cap;
+};
+
+size_t fuse_iov_copy_to(const struct iovec *iov, int n, size_t off, const void *src, size_t len);
+/* dst[] = the bytes [off, off + len) of iov as iovecs: the count, or -1 if the range is not
+ * wholly there or needs more than max entries. */
+int fuse_iov_slice(const struct iovec *iov, int n, size_t off, size_t len, struct iovec *dst,
+		   int max);
+/* Writes header + a + b into the reply space: bytes written, or -ERANGE if it does not fit. */
+long fuse_reply(struct req *r, const void *a, size_t alen, const void *b, size_t blen);
+/* The fixed argument struct at the start of the arguments, or NULL if they are short. */
+const void *fuse_arg_fixed(const struct req *r, size_t size);
+/* A name at *off: NUL-terminated inside the arguments, 1..NAME_MAX bytes, no '/', not "."
+ * or "..". Advances *off past the NUL. 0 or -EINVAL/-ENAMETOOLONG. */
+int fuse_arg_name(const struct req *r, size_t *off, const char **name);
+
+/* fs/fuse_ops.c: does opcode r->h.opcode name a node in h.nodeid? And its handler. */
+bool fuse_ops_takes_node(uint32_t op);
+long fuse_ops_dispatch(struct req *r, struct fuse_node *n);
 
 #endif

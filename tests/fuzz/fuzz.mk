@@ -140,7 +140,7 @@ fuzz-smoke-snapshot: $(O)/fuzz/fuzz_snapshot
 .PHONY: fuzz-smoke-snapshot
 
 # The FUSE server's request handlers (fs/, instrumented) against a temporary directory.
-FUZZ_FUSE_SRCS := tests/fuzz/fuzz_fuse.c fs/fuse_server.c fs/fuse_table.c
+FUZZ_FUSE_SRCS := tests/fuzz/fuzz_fuse.c fs/fuse_server.c fs/fuse_ops.c fs/fuse_table.c
 
 $(O)/fuzz/fuzz_fuse: $(FUZZ_FUSE_SRCS) fs/fuse_server.h fs/fuse_internal.h $(O)/libarcvmm.a
 	@mkdir -p $(dir $@)

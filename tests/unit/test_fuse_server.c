@@ -402,6 +402,13 @@ TEST(test_escapes)
 	sa.mode = 0777;
 	call(FUSE_SETATTR, out, &sa, sizeof(sa));
 	CHECK(stat(outside, &st) == 0 && (st.st_mode & 0777) == 0644);
+	time_t mtime_before = st.st_mtime;
+	sa = (struct fuse_setattr_in){.valid = FATTR_MTIME, .mtime = 12345};
+	call(FUSE_SETATTR, out, &sa, sizeof(sa));
+	CHECK(stat(outside, &st) == 0 && st.st_mtime == mtime_before);
+	/* ... nor do xattrs (refused on symlink nodes) or an open for writing. */
+	do_open(out, O_WRONLY, &err);
+	CHECK_EQ(err, -ELOOP);
 
 	/* A directory swapped for a symlink by a host process: the old node still names
 	 * the (moved) directory; a new lookup gets the symlink, never its target. */
