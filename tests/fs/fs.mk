@@ -5,3 +5,10 @@ $(O)/tests/fuse_dev: tests/fs/fuse_dev.c $(O)/libarcvmm.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
 
 all: $(O)/tests/fuse_dev
+
+# fsbench: issue #11's workloads (bench/fs/fsbench.c), static so it can go into a guest.
+$(O)/guest-tools/fsbench: bench/fs/fsbench.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -static -Wall -Wextra -o $@ $<
+
+all: $(O)/guest-tools/fsbench
