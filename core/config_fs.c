@@ -155,11 +155,10 @@ out:
 	return r;
 }
 
-static int json_one(struct vm_config *c, const cJSON *o, const char *what, char *err,
-		    size_t errlen)
+static int json_one(struct vm_config *c, const cJSON *o, const char *what, char *err, size_t errlen)
 {
-	static const char *const known[] = {"path", "tag", "read_only", "cache", "xattr", "queues",
-					    NULL};
+	static const char *const known[] = {"path",  "tag",    "read_only", "cache",
+					    "xattr", "queues", NULL};
 	struct vm_fs_config fs = {.queues = 1};
 	const cJSON *it;
 	int r;
@@ -207,7 +206,8 @@ static int json_one(struct vm_config *c, const cJSON *o, const char *what, char 
 	}
 	if ((it = cJSON_GetObjectItemCaseSensitive(o, "cache")) &&
 	    (!cJSON_IsString(it) || parse_cache(it->valuestring, &fs.cache))) {
-		snprintf(err, errlen, "%s: \"cache\" must be \"none\", \"auto\" or \"always\"", what);
+		snprintf(err, errlen, "%s: \"cache\" must be \"none\", \"auto\" or \"always\"",
+			 what);
 		return -EINVAL;
 	}
 	if ((it = cJSON_GetObjectItemCaseSensitive(o, "queues"))) {

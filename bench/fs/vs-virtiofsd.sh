@@ -19,6 +19,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 FSBENCH=${FSBENCH:-$(dirname "$ARCVMM")/guest-tools/fsbench}
 BT=${BT:-600}
+QEMU_ACCEL=${QEMU_ACCEL:--enable-kvm -cpu host}
 K=$G/minimal-vmlinux
 mkdir -p "$WORK/a" "$WORK/q" "$WORK/root" || exit 2
 cp "$FSBENCH" "$WORK/root/fsbench" || exit 2
@@ -41,7 +42,8 @@ vp=$!
 i=0
 while [ ! -S "$WORK/vfsd.sock" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
 timeout -s KILL "$BT" "$QEMU" -M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off,memory-backend=mem \
-	-object memory-backend-memfd,id=mem,size=1G,share=on -enable-kvm -cpu host -m 1G -smp 1 \
+	-object memory-backend-memfd,id=mem,size=1G,share=on $QEMU_ACCEL -m 1G -smp 1 \
+	-global virtio-mmio.force-legacy=false \
 	-nodefaults -no-user-config -nographic -no-reboot -serial stdio -kernel "$K" \
 	-initrd "$WORK/initrd" -append "console=ttyS0 reboot=t panic=-1 $args" \
 	-chardev socket,id=vfs,path="$WORK/vfsd.sock" \

@@ -62,8 +62,8 @@ TEST(test_cli_specs)
 	config_fini(&c);
 
 	/* Through argv. */
-	char *argv[] = {"arcvmm", "--kernel", "/dev/null", "--fs", "/tmp,tag=t1",
-			"--fs",	  "/tmp,tag=t2,ro", NULL};
+	char *argv[] = {"arcvmm",      "--kernel", "/dev/null",	     "--fs",
+			"/tmp,tag=t1", "--fs",	   "/tmp,tag=t2,ro", NULL};
 	config_init(&c);
 	CHECK_EQ(config_parse_args(&c, 7, argv, err, sizeof(err)), 0);
 	CHECK_EQ(c.nr_fs, 2);
@@ -77,13 +77,14 @@ TEST(test_json)
 	char err[512];
 
 	config_init(&c);
-	CHECK_EQ(config_parse_json(&c,
-				   "{\"boot-source\": {\"kernel_image_path\": \"/dev/null\"},"
-				   " \"fs\": [{\"path\": \"/tmp\", \"tag\": \"a\", \"read_only\": true,"
-				   " \"cache\": \"none\", \"xattr\": true, \"queues\": 2},"
-				   " {\"path\": \"/\", \"tag\": \"b\"}]}",
-				   "t.json", err, sizeof(err)),
-		 0);
+	CHECK_EQ(
+	    config_parse_json(&c,
+			      "{\"boot-source\": {\"kernel_image_path\": \"/dev/null\"},"
+			      " \"fs\": [{\"path\": \"/tmp\", \"tag\": \"a\", \"read_only\": true,"
+			      " \"cache\": \"none\", \"xattr\": true, \"queues\": 2},"
+			      " {\"path\": \"/\", \"tag\": \"b\"}]}",
+			      "t.json", err, sizeof(err)),
+	    0);
 	CHECK_EQ(c.nr_fs, 2);
 	CHECK(c.fs[0].is_read_only && c.fs[0].has_xattr && c.fs[0].cache == 1 &&
 	      c.fs[0].queues == 2);
