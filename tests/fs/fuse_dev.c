@@ -3,7 +3,11 @@
  * sends, so the host's own tools (and fsx, pjdfstest, benchmarks) can be run against
  * the handlers here, where no KVM is needed. Needs root (mount) and /dev/fuse.
  *
- *   fuse_dev DIR MNT [THREADS] [ro] [cache=none|auto|always] [xattr]
+ *   fuse_dev DIR MNT [THREADS] [ro] [cache=none|auto|always] [xattr] [seccomp]
+ *
+ * seccomp: the serving threads run under the virtio-fs workers' allow-list
+ * (SECCOMP_KIND_FS, mode on): a call the list lacks ends the process with the line
+ * util/seccomp.c prints — so fsx or a test script run on MNT checks the list too.
  *
  * Mounts MNT (fuse, default_permissions,allow_other — what the virtio-fs driver sets),
  * serves until MNT is unmounted (umount MNT), then exits 0.
@@ -14,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +27,21 @@
 #include <unistd.h>
 
 #include "fs/fuse_server.h"
+#include "util/seccomp.h"
 
 static struct fuse_share *share;
 static int dev_fd;
+static bool has_seccomp;
 
 static void *serve(void *arg __attribute__((unused)))
 {
 	size_t cap = FUSE_SERVER_MAX_WRITE + 8192;
 	char *in = malloc(cap), *out = malloc(cap);
+
+	if (has_seccomp && seccomp_apply(SECCOMP_KIND_FS) < 0) {
+		fprintf(stderr, "fuse_dev: cannot install the fs seccomp filter\n");
+		exit(1);
+	}
 
 	for (;;) {
 		ssize_t n = read(dev_fd, in, cap);
@@ -68,6 +80,8 @@ int main(int argc, char **argv)
 			o.cache = FUSE_CACHE_NONE;
 		else if (!strcmp(argv[i], "cache=always"))
 			o.cache = FUSE_CACHE_ALWAYS;
+		else if (!strcmp(argv[i], "seccomp"))
+			has_seccomp = true;
 	}
 	share = fuse_share_create(&o, err, sizeof(err));
 	if (!share) {
@@ -88,6 +102,8 @@ int main(int argc, char **argv)
 	}
 	if (threads < 1 || threads > 64)
 		threads = 1;
+	if (has_seccomp)
+		seccomp_set_mode(SECCOMP_ON);
 	pthread_t t[64];
 	for (int i = 1; i < threads; i++)
 		pthread_create(&t[i], NULL, serve, NULL);
