@@ -158,10 +158,10 @@ static int do_lookup(struct fuse_share *s, struct fuse_node *parent, const char 
 
 /* ---- handlers: each returns bytes written, or -errno for an error reply ---- */
 
-#define NEED(ptr, size)                              \
-	do {                                         \
+#define NEED(ptr, size)                                   \
+	do {                                              \
 		if (!((ptr) = fuse_arg_fixed(r, (size)))) \
-			return -EINVAL;              \
+			return -EINVAL;                   \
 	} while (0)
 
 static long op_lookup(struct req *r, struct fuse_node *n)
@@ -929,7 +929,7 @@ static long op_getxattr(struct req *r, struct fuse_node *n, bool is_list)
 	}
 	if (n->type != S_IFREG && n->type != S_IFDIR)
 		return is_list ? fuse_reply(r, &(struct fuse_getxattr_out){0},
-				       sizeof(struct fuse_getxattr_out), NULL, 0)
+					    sizeof(struct fuse_getxattr_out), NULL, 0)
 			       : -ENODATA;
 	size_t size = in->size > XATTR_SIZE_MAX ? XATTR_SIZE_MAX : in->size;
 	if (size && !(buf = malloc(size)))
@@ -1108,4 +1108,3 @@ long fuse_ops_dispatch(struct req *r, struct fuse_node *n)
 		return -ENOSYS;
 	}
 }
-

@@ -319,6 +319,23 @@ done:
 
 /* ---- share lifetime ---- */
 
+/* The process's umask, read without changing it (umask(2) is process-wide: setting and
+ * restoring it would race with the embedder's other threads). */
+static mode_t host_umask(void)
+{
+	char line[128];
+	unsigned mask = 022;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 022;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &mask) == 1)
+			break;
+	fclose(f);
+	return (mode_t)(mask & 0777);
+}
+
 struct fuse_share *fuse_share_create(const struct fuse_share_opts *opts, char *err, size_t errlen)
 {
 	struct fuse_share *s;
@@ -380,8 +397,7 @@ struct fuse_share *fuse_share_create(const struct fuse_share_opts *opts, char *e
 		snprintf(err, errlen, "virtio-fs: out of file descriptors");
 		goto fail;
 	}
-	s->host_umask = umask(022);
-	umask(s->host_umask);
+	s->host_umask = host_umask();
 	/* One fd per node and handle: let the tables fill before the host says EMFILE. */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
