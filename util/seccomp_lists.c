@@ -88,12 +88,13 @@ static const char *const vsock[] = {
  * openat2 for lookups and creates, openat for re-opening a node through /proc/self/fd,
  * the *at calls on the nodes' O_PATH fds, path xattr calls on /proc/self/fd/N. */
 static const char *const fs[] = {
-    "openat",	 "openat2",    "readlinkat",  "symlinkat", "mknodat",	      "mkdirat",
-    "unlinkat",	 "renameat2",  "linkat",      "fchmod",	   "fchmodat",	      "fchmodat2",
-    "fchownat",	 "utimensat",  "ftruncate",   "fallocate", "copy_file_range", "getdents64",
-    "pread64",	 "pwrite64",   "preadv",      "pwritev",   "fsync",	      "fdatasync",
-    "faccessat", "faccessat2", "fstatfs",     "statfs",	   "statx",	      "getxattr",
-    "setxattr",	 "listxattr",  "removexattr", "lgetxattr", "fcntl",	      END,
+    "openat",	  "openat2",   "readlinkat", "symlinkat",   "mknodat",	 "mkdirat",
+    "unlinkat",	  "renameat",  "renameat2",  "linkat",	    "fchmod",	 "fchmodat",
+    "fchmodat2",  "fchownat",  "utimensat",  "ftruncate",   "fallocate", "copy_file_range",
+    "getdents64", "pread64",   "pwrite64",   "preadv",	    "pwritev",	 "fsync",
+    "fdatasync",  "faccessat", "faccessat2", "fstatfs",	    "statfs",	 "statx",
+    "getxattr",	  "setxattr",  "listxattr",  "removexattr", "lgetxattr", "fcntl",
+    END,
 };
 
 /* libslirp opens, connects and accepts host sockets for the guest's flows and reads
