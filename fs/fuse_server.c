@@ -398,10 +398,30 @@ struct fuse_share *fuse_share_create(const struct fuse_share_opts *opts, char *e
 		goto fail;
 	}
 	s->host_umask = host_umask();
-	/* One fd per node and handle: let the tables fill before the host says EMFILE. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	/* One fd per node and handle: let the tables fill before the host says EMFILE.
+	 * The soft limit goes up to the hard one; with CAP_SYS_RESOURCE (root) the hard
+	 * one too, to what the tables can hold (a boot's default hard limit, 4096, is
+	 * less than a guest's `ls -R` of a big tree). virtiofsd does the same. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		rlim_t want = (rlim_t)s->max_nodes + s->max_handles + 4096;
+		unsigned long nr_open = 1048576;
+		FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+		if (f) {
+			if (fscanf(f, "%lu", &nr_open) != 1)
+				nr_open = 1048576;
+			fclose(f);
+		}
+		if (want > nr_open)
+			want = nr_open; /* the kernel's ceiling for any process */
+		if (rl.rlim_max < want) {
+			struct rlimit more = {want, want};
+			if (!setrlimit(RLIMIT_NOFILE, &more))
+				rl = more;
+		}
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
 	}
 	return s;
 
