@@ -161,6 +161,12 @@ echo FS-GUEST-DONE
 EOF
 }
 
+# The outside directory's entries and the secret's inode data (not "..": WORK changes).
+outside_state() {
+	ls -A "$OUT" | tr '\n' ' '
+	stat -c '%s %Y %h %a' "$OUT/secret" "$OUT"
+}
+
 boot() {
 	con=$C
 	errf=$E
@@ -170,7 +176,7 @@ boot() {
 	rm -rf "$S" "$RO" "$NC" "$OUT"
 	mkdir -p "$S" "$RO" "$NC" "$OUT" || return 1
 	echo SECRET-OUTSIDE >"$OUT/secret"
-	outside_before=$(ls -la --time-style=+%s "$OUT" 2>/dev/null || ls -la "$OUT")
+	outside_before=$(outside_state)
 	ln -s "$OUT/secret" "$S/abs"
 	ln -s ../outside/secret "$S/rel"
 	ln -s "$OUT" "$S/dirlink"
@@ -250,7 +256,7 @@ t_fs_big_host_to_guest() {
 t_fs_host_change_seen() { guest_ok fs-host-change-seen && host_is "nc/from-guest" "$(cat "$NC/from-guest")" nc-written; }
 t_fs_escape() {
 	guest_ok fs-escape-guest || return 1
-	host_is "outside dir" "$(ls -la --time-style=+%s "$OUT" 2>/dev/null || ls -la "$OUT")" "$outside_before" || return 1
+	host_is "outside dir" "$(outside_state)" "$outside_before" || return 1
 	host_is secret "$(cat "$OUT/secret")" SECRET-OUTSIDE || return 1
 	p=$(find "$WORK" -name 'pwned*' 2>/dev/null | grep -v "^$S/" | head -n 1)
 	[ -z "$p" ] || { why="host: $p appeared outside the share"; return 1; }
