@@ -38,7 +38,7 @@ endif
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 LDFLAGS += $(SANFLAGS)
 
-LIB_SRCS := $(sort $(wildcard hv/*.c mem/*.c boot/*.c arch/x86/*.c devices/*.c virtio/*.c \
+LIB_SRCS := $(sort $(wildcard hv/*.c mem/*.c boot/*.c arch/x86/*.c devices/*.c virtio/*.c fs/*.c \
 	backends/*.c util/*.c core/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 # The command's own parts: the CLI and the REST API server (clients of libarcvmm).
@@ -112,6 +112,7 @@ unit: $(UNIT_BINS)
 -include bench/net/net.mk
 -include bench/api/api.mk
 -include tests/guest-tools/tools.mk
+-include tests/fs/fs.mk
 guests::
 benches::
 

@@ -12,6 +12,7 @@
 
 #define API_MAX_DRIVES 16
 #define API_MAX_NETS   8
+#define API_MAX_FS     8
 
 struct api_server {
 	char *sock_path;
@@ -35,6 +36,8 @@ struct api_server {
 	unsigned nr_drives;
 	cJSON *nets[API_MAX_NETS];
 	unsigned nr_nets;
+	cJSON *fs[API_MAX_FS]; /* PUT /fs/{tag} (arcvmm's own; Firecracker has none) */
+	unsigned nr_fs;
 	bool has_entropy_off;
 
 	int log_fd;	/* PUT /logger, owned */

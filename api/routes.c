@@ -352,6 +352,36 @@ static void put_drive(struct api_server *s, const char *id, cJSON *body, struct 
 	reply_ok(out);
 }
 
+/* PUT /fs/{tag}: a virtio-fs share (arcvmm's own endpoint, docs/api-fs.md):
+ * {"path", ["tag"], ["read_only"], ["cache"], ["xattr"], ["queues"]}; a second PUT of
+ * the same tag replaces the first. */
+static void put_fs(struct api_server *s, const char *tag, cJSON *body, struct api_reply *out)
+{
+	char what[96];
+
+	if (!cJSON_IsObject(body))
+		return api_fault(out, MHD_HTTP_BAD_REQUEST,
+				 "PUT /fs/%s: the body must be an object", tag);
+	if (cJSON_HasObjectItem(body, "tag") && check_body_id(body, "tag", tag, out))
+		return;
+	cJSON *piece = cJSON_Duplicate(body, 1);
+	if (!piece)
+		return api_fault(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	if (!cJSON_HasObjectItem(piece, "tag"))
+		cJSON_AddStringToObject(piece, "tag", tag);
+	snprintf(what, sizeof(what), "PUT /fs/%s", tag); /* tag is at most 64 bytes */
+	if (check_piece("fs", piece, true, what, out)) {
+		cJSON_Delete(piece);
+		return;
+	}
+	if (store_by_id(s->fs, &s->nr_fs, API_MAX_FS, "tag", tag, piece)) {
+		cJSON_Delete(piece);
+		return api_fault(out, MHD_HTTP_BAD_REQUEST, "too many shares (at most %d)",
+				 API_MAX_FS);
+	}
+	reply_ok(out);
+}
+
 /* Firecracker's RateLimiter JSON into the library's struct. */
 static int parse_bucket(const cJSON *o, struct arcvmm_token_bucket *b, const char *what,
 			struct api_reply *out)
@@ -743,6 +773,11 @@ static char *assemble(struct api_server *s, struct api_reply *out)
 		cJSON_AddItemToObject(doc, "balloon", cJSON_Duplicate(s->balloon, 1));
 	if (s->vsock)
 		cJSON_AddItemToObject(doc, "vsock", cJSON_Duplicate(s->vsock, 1));
+	if (s->nr_fs) {
+		cJSON *arr = cJSON_AddArrayToObject(doc, "fs");
+		for (unsigned i = 0; arr && i < s->nr_fs; i++)
+			cJSON_AddItemToArray(arr, cJSON_Duplicate(s->fs[i], 1));
+	}
 	if (s->has_entropy_off)
 		cJSON_AddBoolToObject(doc, "entropy", 0);
 	text = cJSON_PrintUnformatted(doc);
@@ -988,6 +1023,11 @@ static void get_vm_config(struct api_server *s, struct api_reply *out)
 		cJSON_AddItemToObject(o, "balloon", cJSON_Duplicate(s->balloon, 1));
 	if (s->vsock)
 		cJSON_AddItemToObject(o, "vsock", cJSON_Duplicate(s->vsock, 1));
+	if (s->nr_fs) {
+		cJSON *f = cJSON_AddArrayToObject(o, "fs");
+		for (unsigned i = 0; f && i < s->nr_fs; i++)
+			cJSON_AddItemToArray(f, cJSON_Duplicate(s->fs[i], 1));
+	}
 	reply_json(out, MHD_HTTP_OK, o);
 }
 
@@ -1073,7 +1113,8 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 		   (!strcmp(url, "/boot-source") || !strcmp(url, "/machine-config") ||
 		    !strcmp(url, "/balloon") || !strcmp(url, "/logger") || !strcmp(url, "/vsock") ||
 		    !strcmp(url, "/metrics") || !strcmp(url, "/entropy") ||
-		    !strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20))) {
+		    !strncmp(url, "/drives/", 8) || !strncmp(url, "/network-interfaces/", 20) ||
+		    !strncmp(url, "/fs/", 4))) {
 		api_fault(out, MHD_HTTP_BAD_REQUEST, NOT_AFTER_BOOT);
 	} else if (is_put && !strcmp(url, "/boot-source")) {
 		put_boot_source(s, b, out);
@@ -1092,6 +1133,12 @@ void api_route(struct api_server *s, const char *method, const char *url, const 
 			    "Invalid interface id: letters, digits, '_' and '-', at most 64.");
 		else
 			put_net(s, id, b, out);
+	} else if (is_put && has_prefix(url, "/fs/", &id)) {
+		if (!is_valid_id(id))
+			api_fault(out, MHD_HTTP_BAD_REQUEST,
+				  "Invalid share tag: letters, digits, '_' and '-', at most 64.");
+		else
+			put_fs(s, id, b, out);
 	} else if (is_put && !strcmp(url, "/balloon")) {
 		if (!check_piece("balloon", b, false, "PUT /balloon", out)) {
 			cJSON_Delete(s->balloon);

@@ -393,6 +393,8 @@ void api_server_destroy(struct api_server *s)
 		cJSON_Delete(s->drives[i]);
 	for (unsigned i = 0; i < s->nr_nets; i++)
 		cJSON_Delete(s->nets[i]);
+	for (unsigned i = 0; i < s->nr_fs; i++)
+		cJSON_Delete(s->fs[i]);
 	if (s->log_fd >= 0) {
 		arcvmm_set_log_fd(-1);
 		close(s->log_fd);

@@ -675,6 +675,41 @@ int arcvmm_config_set_vsock(struct arcvmm_config *c, uint32_t guest_cid, const c
 	return r ? core_error(r, err) : 0;
 }
 
+/* --- virtio-fs --- */
+
+int arcvmm_config_add_fs(struct arcvmm_config *c, const char *path, const char *tag,
+			 const struct arcvmm_fs_options *opts)
+{
+	struct vm_fs_config fs = {.path = (char *)path, .queues = 1};
+	char err[1024] = "";
+
+	if (!c || !path || !tag)
+		return set_error(-EINVAL, "fs: needs a path and a tag");
+	if (strlen(tag) > VM_FS_TAG_MAX)
+		return set_error(-EINVAL, "fs: tag %.40s: too long (at most %d bytes)", tag,
+				 VM_FS_TAG_MAX);
+	snprintf(fs.tag, sizeof(fs.tag), "%s", tag);
+	if (opts) {
+		fs.is_read_only = opts->read_only != 0;
+		fs.has_xattr = opts->xattr != 0;
+		fs.queues = opts->queues ? opts->queues : 1;
+		if (!opts->cache || !strcmp(opts->cache, "auto"))
+			fs.cache = 0;
+		else if (!strcmp(opts->cache, "none"))
+			fs.cache = 1;
+		else if (!strcmp(opts->cache, "always"))
+			fs.cache = 2;
+		else
+			return set_error(-EINVAL,
+					 "fs %s: cache %.20s: must be none, auto or always", tag,
+					 opts->cache);
+	}
+	char what[64];
+	snprintf(what, sizeof(what), "fs %s", fs.tag);
+	int r = config_add_fs(&c->cfg, &fs, what, err, sizeof(err));
+	return r ? core_error(r, err) : 0;
+}
+
 #define GET_VSOCK(v, d)                             \
 	CHECK_VM(v);                                \
 	struct virtio_vsock *d = vm_vsock((v)->vm); \

@@ -67,6 +67,8 @@ void config_fini(struct vm_config *c)
 	}
 	free(c->balloon);
 	free(c->vsock_uds);
+	for (unsigned i = 0; i < c->nr_fs; i++)
+		free(c->fs[i].path);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -727,7 +729,7 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 	static const char *const known[] = {
 	    "boot-source", "machine-config", "drives", "network-interfaces",
 	    "console",	   "entropy",	     "logger", "metrics",
-	    "balloon",	   "vsock",	     NULL};
+	    "balloon",	   "vsock",	     "fs",     NULL};
 	cJSON *root;
 	const cJSON *it;
 	int r;
@@ -782,6 +784,9 @@ int config_parse_json(struct vm_config *c, const char *text, const char *name, c
 		goto out;
 	if ((it = cJSON_GetObjectItemCaseSensitive(root, "vsock")) &&
 	    (r = config_parse_vsock_json(c, it, name, err, errlen)))
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(root, "fs")) &&
+	    (r = config_parse_fs_json(c, it, name, err, errlen)))
 		goto out;
 out:
 	cJSON_Delete(root);
@@ -861,6 +866,9 @@ void config_usage(FILE *f)
 	      "  --vsock cid=N,uds=PATH  virtio-vsock: guest CID N (>= 3); host side on Unix\n"
 	      "                       socket PATH (Firecracker's CONNECT protocol; guest\n"
 	      "                       connects to PATH_<port>)\n"
+	      "  --fs PATH,tag=TAG[,ro][,cache=none|auto|always][,xattr=on][,queues=N]\n"
+	      "                       virtio-fs: share host directory PATH (repeatable); in\n"
+	      "                       the guest: mount -t virtiofs TAG /mnt\n"
 	      "  --balloon target=SIZE[,deflate_on_oom][,stats=SECONDS][,free_page_reporting]\n"
 	      "                       virtio-balloon: SIZE of guest RAM to reclaim (e.g. 128M)\n"
 	      "  --huge-pages 2M|none guest RAM on 2 MiB hugetlbfs pages (reserved at start\n"
@@ -906,6 +914,7 @@ enum {
 	OPT_JAIL_GID,
 	OPT_BALLOON,
 	OPT_VSOCK,
+	OPT_FS,
 	OPT_MEMORY_RECLAIM,
 	OPT_HUGE_PAGES,
 };
@@ -926,6 +935,7 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"balloon", required_argument, NULL, OPT_BALLOON},
     {"vsock", required_argument, NULL, OPT_VSOCK},
+    {"fs", required_argument, NULL, OPT_FS},
     {"memory-reclaim", required_argument, NULL, OPT_MEMORY_RECLAIM},
     {"huge-pages", required_argument, NULL, OPT_HUGE_PAGES},
     {"verbose", no_argument, NULL, 'v'},
@@ -1029,6 +1039,9 @@ int config_parse_args(struct vm_config *c, int argc, char **argv, char *err, siz
 			break;
 		case OPT_VSOCK:
 			r = config_set_vsock(c, optarg, err, errlen);
+			break;
+		case OPT_FS:
+			r = config_add_fs_spec(c, optarg, err, errlen);
 			break;
 		case OPT_MEMORY_RECLAIM:
 			r = config_parse_reclaim(&c->reclaim, optarg, err, errlen);

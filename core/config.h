@@ -28,6 +28,18 @@
 /* virtio-blk's GET_ID answer is 20 bytes. */
 #define VM_DISK_ID_MAX 20
 
+/* One virtio-fs share (--fs PATH,tag=TAG[,ro][,cache=..][,xattr=on][,queues=N]). */
+#define VM_MAX_FS     8
+#define VM_FS_TAG_MAX 36
+struct vm_fs_config {
+	char *path;
+	char tag[VM_FS_TAG_MAX + 1];
+	bool is_read_only;
+	bool has_xattr;
+	unsigned cache;	 /* enum fuse_cache_mode: 0 auto, 1 none, 2 always */
+	unsigned queues; /* request queues, 1 .. 15 */
+};
+
 struct vm_disk_config {
 	char *path;
 	char *id; /* serial reported by VIRTIO_BLK_T_GET_ID; NULL: none */
@@ -100,6 +112,9 @@ struct vm_config {
 	/* --vsock / "vsock" (core/config_vsock.c): vsock_uds NULL means no vsock device. */
 	uint64_t vsock_cid;
 	char *vsock_uds;
+	/* --fs / "fs" (core/config_fs.c): virtio-fs shares, checked when added. */
+	struct vm_fs_config fs[VM_MAX_FS];
+	unsigned nr_fs;
 };
 
 #define CONFIG_DEFAULT_CMDLINE \
@@ -150,5 +165,14 @@ int config_parse_balloon_json(struct vm_config *c, const struct cJSON *obj, cons
 int config_set_vsock(struct vm_config *c, const char *spec, char *err, size_t errlen);
 int config_parse_vsock_json(struct vm_config *c, const struct cJSON *obj, const char *name,
 			    char *err, size_t errlen);
+/* core/config_fs.c: --fs PATH,tag=TAG[,ro][,cache=none|auto|always][,xattr=on|off]
+ * [,queues=N] (repeatable), the JSON "fs" array of {path, tag, read_only, cache, xattr,
+ * queues}, and the library's checked add. The path must be a directory, the tag 1..36
+ * bytes and unique. 0 or -EINVAL with err. */
+int config_add_fs_spec(struct vm_config *c, const char *spec, char *err, size_t errlen);
+int config_add_fs(struct vm_config *c, const struct vm_fs_config *fs, const char *what, char *err,
+		  size_t errlen);
+int config_parse_fs_json(struct vm_config *c, const struct cJSON *arr, const char *name, char *err,
+			 size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
+#include "devices/virtio_fs.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "devices/virtio_vsock.h"
@@ -159,6 +160,21 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		if (r)
 			return r;
 		vm->vsock = v; /* for arcvmm_vsock_connect() / _listen() */
+	}
+	for (unsigned i = 0; i < cfg->nr_fs; i++) {
+		const struct vm_fs_config *fc = &cfg->fs[i];
+		struct virtio_fs_config vc = {.path = fc->path,
+					      .is_read_only = fc->is_read_only,
+					      .has_xattr = fc->has_xattr,
+					      .cache = (enum fuse_cache_mode)fc->cache,
+					      .nr_queues = fc->queues};
+		snprintf(vc.tag, sizeof(vc.tag), "%s", fc->tag);
+		struct virtio_fs *f = virtio_fs_create(&vc, err, errlen);
+		if (!f)
+			return errno ? -errno : -EINVAL;
+		r = vm_devices_add(vm, &virtio_fs_ops, f, err, errlen);
+		if (r)
+			return r;
 	}
 	return 0;
 }

@@ -286,6 +286,21 @@ int arcvmm_snapshot_create(struct arcvmm_vm *vm, const char *state_path, const c
  * arcvmm_last_error(). */
 struct arcvmm_vm *arcvmm_restore(const char *state_path, const char *mem_path,
 				 const struct arcvmm_config *c, unsigned flags);
+/* virtio-fs: shares host directory `path` with the guest, which mounts it with
+ * `mount -t virtiofs TAG /mnt` (served in-process, confined to path; see README).
+ * opts may be NULL (read-write, cache "auto", no xattrs, one request queue). Same as
+ * --fs PATH,tag=TAG[,ro][,cache=..][,xattr=on][,queues=N] / the JSON "fs" array. Call
+ * before arcvmm_create(); several shares per VM (at most 8). -EINVAL with
+ * arcvmm_last_error() for a path that is not a directory, a tag that is empty, longer
+ * than 36 bytes or already used, a bad cache mode or queue count. */
+struct arcvmm_fs_options {
+	int read_only;	   /* the guest gets EROFS for every change */
+	int xattr;	   /* pass extended attributes through */
+	const char *cache; /* "none", "auto" (NULL) or "always" */
+	unsigned queues;   /* request queues, 1 .. 15 (0: 1) */
+};
+int arcvmm_config_add_fs(struct arcvmm_config *c, const char *path, const char *tag,
+			 const struct arcvmm_fs_options *opts);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,7 @@ static const char *const kind_names[SECCOMP_KIND_COUNT] = {
     [SECCOMP_KIND_BLK] = "blk",		[SECCOMP_KIND_NET] = "net",
     [SECCOMP_KIND_CONSOLE] = "console", [SECCOMP_KIND_RNG] = "rng",
     [SECCOMP_KIND_SLIRP] = "slirp",	[SECCOMP_KIND_WORKER] = "worker",
+    [SECCOMP_KIND_FS] = "fs",
 };
 
 const char *seccomp_kind_name(enum seccomp_kind kind)
@@ -150,6 +151,8 @@ enum seccomp_kind seccomp_kind_for_worker(const char *name)
 		return SECCOMP_KIND_CONSOLE;
 	if (!strcmp(name, "virtio-rng"))
 		return SECCOMP_KIND_RNG;
+	if (!strncmp(name, "fs-", 3))
+		return SECCOMP_KIND_FS;
 	return SECCOMP_KIND_WORKER;
 }
 

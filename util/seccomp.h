@@ -30,6 +30,7 @@ enum seccomp_kind {
 	SECCOMP_KIND_RNG,     /* virtio-rng worker ("virtio-rng") */
 	SECCOMP_KIND_SLIRP,   /* the user-networking thread ("net-slirp") */
 	SECCOMP_KIND_WORKER,  /* a worker whose name matches no kind above */
+	SECCOMP_KIND_FS,      /* virtio-fs queue workers ("fs-*"): the FUSE server */
 	SECCOMP_KIND_COUNT,
 };
 

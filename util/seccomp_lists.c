@@ -84,6 +84,19 @@ static const char *const vsock[] = {
     "socket", "connect", "accept4", "shutdown", "sendto", "recvfrom", "fcntl", END,
 };
 
+/* The virtio-fs workers ("fs-*"): the FUSE server's passthrough (fs/fuse_server.c) —
+ * openat2 for lookups and creates, openat for re-opening a node through /proc/self/fd,
+ * the *at calls on the nodes' O_PATH fds, path xattr calls on /proc/self/fd/N. */
+static const char *const fs[] = {
+    "openat",	  "openat2",   "readlinkat", "symlinkat",   "mknodat",	 "mkdirat",
+    "unlinkat",	  "renameat",  "renameat2",  "linkat",	    "fchmod",	 "fchmodat",
+    "fchmodat2",  "fchownat",  "utimensat",  "ftruncate",   "fallocate", "copy_file_range",
+    "getdents64", "pread64",   "pwrite64",   "preadv",	    "pwritev",	 "fsync",
+    "fdatasync",  "faccessat", "faccessat2", "fstatfs",	    "statfs",	 "statx",
+    "getxattr",	  "setxattr",  "listxattr",  "removexattr", "lgetxattr", "fcntl",
+    END,
+};
+
 /* libslirp opens, connects and accepts host sockets for the guest's flows and reads
  * /etc/resolv.conf for the DNS address. */
 static const char *const slirp[] = {
@@ -189,15 +202,16 @@ static const char *const control[] = {
     END,
 };
 
-static const char *const *const parts[SECCOMP_KIND_COUNT][6] = {
+static const char *const *const parts[SECCOMP_KIND_COUNT][SECCOMP_LIST_PARTS] = {
     [SECCOMP_KIND_CONTROL] = {common, threads, control, blk, END},
-    [SECCOMP_KIND_VCPU] = {common, threads, blk, net, console, slirp},
+    [SECCOMP_KIND_VCPU] = {common, threads, blk, net, console, slirp, fs},
     [SECCOMP_KIND_BLK] = {common, blk, END},
     [SECCOMP_KIND_NET] = {common, net, END},
     [SECCOMP_KIND_CONSOLE] = {common, console, END},
     [SECCOMP_KIND_RNG] = {common, rng, END},
     [SECCOMP_KIND_SLIRP] = {common, slirp, END},
     [SECCOMP_KIND_WORKER] = {common, blk, net, console, vsock, END},
+    [SECCOMP_KIND_FS] = {common, fs, END},
 };
 
 const char *const *const *seccomp_list_parts(enum seccomp_kind kind)

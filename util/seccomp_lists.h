@@ -4,8 +4,8 @@
 
 #include "util/seccomp.h"
 
-/* Up to 6 NULL-terminated name arrays (the array of arrays ends at the first NULL). */
-#define SECCOMP_LIST_PARTS 6
+/* Up to 7 NULL-terminated name arrays (the array of arrays ends at the first NULL). */
+#define SECCOMP_LIST_PARTS 7
 const char *const *const *seccomp_list_parts(enum seccomp_kind kind);
 
 #endif

@@ -139,6 +139,19 @@ expect_error "tap name too long" "--net tap=averyveryverylongname123: interface 
 expect_error "memory-reclaim bogus" "--memory-reclaim bogus: unknown mode (auto, manual or off)" \
 	--kernel "$HELLO" --balloon target=0 --memory-reclaim bogus
 
+# virtio-fs shares (--fs): bad paths, tags and options get one line.
+mkdir -p "$T/share" && : >"$T/share-file"
+expect_error "fs: missing path" "--fs $T/nope,tag=a: $T/nope: does not exist" --kernel "$HELLO" --fs "$T/nope,tag=a"
+expect_error "fs: not a directory" "--fs $T/share-file,tag=a: $T/share-file: is not a directory" --kernel "$HELLO" --fs "$T/share-file,tag=a"
+expect_error "fs: duplicate tag" "tag a: already used by the share of $T/share" --kernel "$HELLO" --fs "$T/share,tag=a" --fs "$T/share,tag=a"
+expect_error "fs: tag too long" "tag 0123456789012345678901234567890123456: too long (at most 36 bytes)" --kernel "$HELLO" --fs "$T/share,tag=0123456789012345678901234567890123456"
+expect_error "fs: no tag" "needs tag=TAG" --kernel "$HELLO" --fs "$T/share"
+expect_error "fs: bad cache" "cache=sometimes: must be none, auto or always" --kernel "$HELLO" --fs "$T/share,tag=a,cache=sometimes"
+expect_error "fs: bad queues" "queues=99: must be 1 .. 15" --kernel "$HELLO" --fs "$T/share,tag=a,queues=99"
+printf '{"boot-source": {"kernel_image_path": "%s"}, "fs": [{"path": "%s", "tag": "a"}, {"path": "%s", "tag": "a"}]}\n' \
+	"$HELLO" "$T/share" "$T/share" >"$T/fs.json"
+expect_error "fs: duplicate tag in json" "fs\[1\]: tag a: already used" --config "$T/fs.json"
+
 # Good input.
 expect_boot "flags boot hello" --kernel "$HELLO" --cpus 2 --memory 64M
 printf '{"boot-source": {"kernel_image_path": "%s", "boot_args": "from json"},
@@ -155,6 +168,7 @@ if grep -q '^arcvmm: guest reset (i8042)$' "$T/err"; then ok "one-line exit reas
 expect_boot "acpi: no cmdline fragments" --kernel "$HELLO"
 if grep -q 'virtio_mmio.device=' "$T/out"; then cat "$T/out" >"$T/err"; bad "acpi: no cmdline fragments"; fi
 expect_boot "no-acpi: cmdline fragments" --kernel "$HELLO" --no-acpi --net none
+expect_boot "fs: two shares, the guest boots" --kernel "$HELLO" --fs "$T/share,tag=a" --fs "$T/share,tag=b,ro,cache=none,queues=2"
 if ! grep -q 'GUEST-CMDLINE virtio_mmio.device=4K@0xd0000000:5 console=ttyS0' "$T/out"; then
 	cat "$T/out" >"$T/err"; bad "no-acpi: cmdline fragments"; fi
 "$ARCVMM" --help >"$T/out" 2>"$T/err" && grep -q -- '--kernel FILE' "$T/out" && ok "--help" || bad "--help"

@@ -66,7 +66,7 @@ fuzz-smoke: fuzz-smoke-api
 # The user-facing config parsers (core/config*.c, instrumented): the JSON file, --net and
 # --disk, with the invariants of issue #14's audit checked on every parsed result.
 FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c core/config.c core/config_net.c core/config_rl.c \
-	core/config_balloon.c
+	core/config_balloon.c core/config_fs.c
 
 $(O)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) core/config.h core/config_rl.h $(O)/libarcvmm.a
 	@mkdir -p $(dir $@)
@@ -92,8 +92,9 @@ $(O)/fuzz/fuzz_pio: $(FUZZ_PIO_SRCS) devices/i8042.h devices/rtc.h devices/acpi_
 fuzz: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio
 
 # The targets without a smoke run of their own get FUZZ_TIME / 6 each.
-fuzz-smoke-more: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio $(O)/fuzz/fuzz_balloon $(O)/fuzz/fuzz_config
-	@for t in loader pio balloon config; do \
+fuzz-smoke-more: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio $(O)/fuzz/fuzz_balloon $(O)/fuzz/fuzz_config \
+		$(O)/fuzz/fuzz_fuse
+	@for t in loader pio balloon config fuse; do \
 		mkdir -p $(O)/fuzz/corpus-$$t; \
 		seeds=; [ -d tests/fuzz/seeds-$$t ] && seeds=tests/fuzz/seeds-$$t; \
 		$(O)/fuzz/fuzz_$$t -max_total_time=$$(( $(FUZZ_TIME) / 6 + 1 )) -print_final_stats=1 \
@@ -266,3 +267,11 @@ fuzz-long: $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 	exit $$fail
 
 .PHONY: fuzz-long
+# The FUSE server's request handlers (fs/, instrumented) against a temporary directory.
+FUZZ_FUSE_SRCS := tests/fuzz/fuzz_fuse.c fs/fuse_server.c fs/fuse_ops.c fs/fuse_table.c
+
+$(O)/fuzz/fuzz_fuse: $(FUZZ_FUSE_SRCS) fs/fuse_server.h fs/fuse_internal.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_FUSE_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_fuse

@@ -11,3 +11,14 @@ $(O)/guest-tools/vsockt.cpio.gz: $(O)/guest-tools/vsockt
 guest-tools: $(O)/guest-tools/vsockt.cpio.gz
 all: guest-tools
 .PHONY: guest-tools
+
+# fst: file-system checks busybox lacks (tests/linux/fs.sh: renameat2 flags, fallocate,
+# SEEK_DATA, mmap MAP_SHARED, many files, a generated big file).
+$(O)/guest-tools/fst: tests/guest-tools/fst.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -static -Wall -Wextra -o $@ $<
+
+$(O)/guest-tools/fst.cpio.gz: $(O)/guest-tools/fst
+	$(Q)cd $(O)/guest-tools && echo fst | cpio -o -H newc --quiet -R 0:0 | gzip -9 >fst.cpio.gz
+
+guest-tools: $(O)/guest-tools/fst.cpio.gz

@@ -33,6 +33,8 @@ static void server_free(struct api_server *s)
 		cJSON_Delete(s->drives[i]);
 	for (unsigned i = 0; i < s->nr_nets; i++)
 		cJSON_Delete(s->nets[i]);
+	for (unsigned i = 0; i < s->nr_fs; i++)
+		cJSON_Delete(s->fs[i]);
 	free(s->id);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -308,6 +310,35 @@ TEST(vsock_before_boot)
 	server_free(s);
 }
 
+TEST(fs_before_boot)
+{
+	struct api_server *s = server();
+
+	CHECK_EQ(req(s, "PUT", "/fs/share0", "{\"path\": \"/no/such/dir\"}"), 400);
+	CHECK(FAULT("does not exist"));
+	CHECK_EQ(req(s, "PUT", "/fs/share0", "{\"path\": \"/etc/hostname\"}"), 400);
+	CHECK(FAULT("not a directory"));
+	CHECK_EQ(req(s, "PUT", "/fs/share0", "{\"path\": \"/tmp\", \"tag\": \"other\"}"), 400);
+	CHECK_EQ(req(s, "PUT", "/fs/share0", "{\"path\": \"/tmp\", \"cache\": \"sometimes\"}"),
+		 400);
+	CHECK(FAULT("cache"));
+	CHECK_EQ(req(s, "PUT", "/fs/share0", "{\"path\": \"/tmp\", \"bogus\": 1}"), 400);
+	CHECK_EQ(req(s, "PUT", "/fs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "{\"path\": \"/tmp\"}"),
+		 400);
+	CHECK(FAULT("too long"));
+	CHECK_EQ(req(s, "PUT", "/fs/bad!tag", "{\"path\": \"/tmp\"}"), 400);
+	CHECK_EQ(s->nr_fs, 0);
+	CHECK_EQ(req(s, "PUT", "/fs/share0",
+		     "{\"path\": \"/tmp\", \"read_only\": true, \"cache\": \"none\"}"),
+		 204);
+	CHECK_EQ(req(s, "PUT", "/fs/share0", "{\"path\": \"/\", \"tag\": \"share0\"}"), 204);
+	CHECK_EQ(req(s, "PUT", "/fs/share1", "{\"path\": \"/tmp\", \"xattr\": true}"), 204);
+	CHECK_EQ(s->nr_fs, 2);
+	CHECK_EQ(req(s, "GET", "/vm/config", NULL), 200);
+	CHECK(strstr(last_body, "\"fs\":[") && strstr(last_body, "\"tag\":\"share1\""));
+	server_free(s);
+}
+
 int main(void)
 {
 	arcvmm_set_log_level(0);
@@ -319,5 +350,6 @@ int main(void)
 	RUN(actions_and_vm_before_boot);
 	RUN(balloon_and_logger_before_boot);
 	RUN(vsock_before_boot);
+	RUN(fs_before_boot);
 	return test_summary();
 }

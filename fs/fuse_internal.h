@@ -1,0 +1,138 @@
+/* fs/fuse_internal.h — the FUSE server's share state and its node/handle tables, shared by
+ * fs/fuse_server.c (request handlers) and fs/fuse_table.c (tables). Not for other rooms.
+ *
+ * Node ids and handle ids the guest sees are (generation << 32) | (slot + 1) for nodes and
+ * (generation << 32) | slot for handles: a stale id whose slot was reused has the wrong
+ * generation and is refused. The root is always slot 0, generation 0, i.e. FUSE_ROOT_ID.
+ *
+ * Lifetime: a node lives while the guest holds lookups on it (nlookup > 0) or a handler
+ * uses it (refs > 0); a handle until RELEASE and the last handler using it is done. The
+ * fd is closed only when both counts are 0, so a concurrent FORGET/RELEASE never closes an
+ * fd under a running system call. Slots live in chunks allocated on demand and never
+ * moved, so pointers stay valid while refs > 0.
+ */
+#ifndef ARCVMM_FS_FUSE_INTERNAL_H
+#define ARCVMM_FS_FUSE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <linux/fuse.h>
+
+#include "fs/fuse_server.h"
+
+#define FUSE_NODE_CHUNK	  4096u
+#define FUSE_HANDLE_CHUNK 1024u
+#define FUSE_HASH_BUCKETS (1u << 16)
+#define FUSE_NIL	  UINT32_MAX
+
+struct fuse_node {
+	int fd; /* O_PATH|O_NOFOLLOW */
+	uint32_t gen;
+	uint64_t nlookup;
+	uint32_t refs;
+	bool is_used;
+	mode_t type; /* S_IFMT bits */
+	dev_t dev;
+	ino_t ino;
+	uint32_t slot;
+	uint32_t hash_next; /* slot, or FUSE_NIL */
+	uint32_t free_next;
+};
+
+struct fuse_fh {
+	int fd;
+	uint32_t gen;
+	uint32_t refs;
+	bool is_used;
+	bool is_released;
+	bool is_dir;
+	uint32_t slot;
+	uint32_t free_next;
+	pthread_mutex_t dir_lock; /* READDIR: lseek + getdents64 on one fd */
+};
+
+struct fuse_share {
+	int root_fd; /* O_PATH of opts.path */
+	int proc_fd; /* O_PATH of /proc/self/fd */
+	bool is_read_only, has_xattr;
+	enum fuse_cache_mode cache;
+	mode_t host_umask;
+	uint32_t max_nodes, max_handles;
+
+	bool is_initialized; /* INIT answered */
+	uint32_t minor;	     /* negotiated protocol minor */
+
+	pthread_mutex_t lock; /* the tables below */
+	struct fuse_node **node_chunks;
+	uint32_t nr_node_slots; /* slots handed out so far (chunks * CHUNK at most) */
+	uint32_t node_free;	/* free list head or FUSE_NIL */
+	uint32_t nr_nodes;
+	uint32_t *buckets; /* [FUSE_HASH_BUCKETS], (dev, ino) -> slot chain */
+	struct fuse_fh **fh_chunks;
+	uint32_t nr_fh_slots;
+	uint32_t fh_free;
+	uint32_t nr_handles;
+
+	uint64_t nr_requests, nr_errors;
+};
+
+int fuse_table_init(struct fuse_share *s);
+void fuse_table_fini(struct fuse_share *s);
+/* Drops every node but the root (whose lookup count goes back to 1) and every handle. */
+void fuse_table_reset(struct fuse_share *s);
+
+/* The node with this id with refs taken, or NULL. */
+struct fuse_node *fuse_node_get(struct fuse_share *s, uint64_t nodeid);
+void fuse_node_put(struct fuse_share *s, struct fuse_node *n);
+/* Adds one lookup of the inode behind fd (stat'ed into *st): an existing node with the
+ * same (dev, ino) gets nlookup + 1 and fd is closed; otherwise fd becomes a new node's.
+ * Returns the nodeid (> 0) or -ENFILE (table full; fd closed) / -ENOMEM. */
+int64_t fuse_node_add(struct fuse_share *s, int fd, const struct stat *st);
+/* Removes nlookup lookups; an unknown id or too many is ignored (counted). Returns 0 or
+ * -ENOENT. */
+int fuse_node_forget(struct fuse_share *s, uint64_t nodeid, uint64_t nlookup);
+
+/* Takes fd into a new handle. Returns the fh (>= 0) or -EMFILE (fd closed). */
+int64_t fuse_fh_add(struct fuse_share *s, int fd, bool is_dir);
+struct fuse_fh *fuse_fh_get(struct fuse_share *s, uint64_t fh);
+void fuse_fh_put(struct fuse_share *s, struct fuse_fh *h);
+/* RELEASE: the handle's id stops working; the fd closes after the last user. 0/-EBADF. */
+int fuse_fh_release(struct fuse_share *s, uint64_t fh, bool is_dir);
+
+/* ---- one request being served (fs/fuse_server.c builds it, fs/fuse_ops.c answers) ---- */
+struct req {
+	struct fuse_share *s;
+	struct fuse_in_header h;
+	const uint8_t *arg; /* arguments after the header (a host copy) */
+	size_t arglen;
+	const struct iovec *in;
+	int nin;
+	const struct iovec *out;
+	int nout;
+	size_t out_cap;
+};
+
+size_t fuse_iov_copy_to(const struct iovec *iov, int n, size_t off, const void *src, size_t len);
+/* dst[] = the bytes [off, off + len) of iov as iovecs: the count, or -1 if the range is not
+ * wholly there or needs more than max entries. */
+int fuse_iov_slice(const struct iovec *iov, int n, size_t off, size_t len, struct iovec *dst,
+		   int max);
+/* Writes header + a + b into the reply space: bytes written, or -ERANGE if it does not fit. */
+long fuse_reply(struct req *r, const void *a, size_t alen, const void *b, size_t blen);
+/* The fixed argument struct at the start of the arguments, or NULL if they are short. */
+const void *fuse_arg_fixed(const struct req *r, size_t size);
+/* A name at *off: NUL-terminated inside the arguments, 1..NAME_MAX bytes, no '/', not "."
+ * or "..". Advances *off past the NUL. 0 or -EINVAL/-ENAMETOOLONG. */
+int fuse_arg_name(const struct req *r, size_t *off, const char **name);
+
+/* fs/fuse_ops.c: does opcode r->h.opcode name a node in h.nodeid? And its handler. */
+bool fuse_ops_takes_node(uint32_t op);
+long fuse_ops_dispatch(struct req *r, struct fuse_node *n);
+
+#endif
