@@ -68,11 +68,12 @@ boot() {
 	vm=$!
 	: >"$WORK/host.out"
 	# arcvmm's anonymous memory, sampled every second while it runs (the peak is checked
-	# by vsock-slow-reader); $vm is timeout's pid, arcvmm its child.
+	# by vsock-slow-reader). $vm is arcvmm itself under busybox's timeout (which execs the
+	# command in its own process) or timeout with arcvmm as its child (coreutils).
 	(
 		peak=0
 		while kill -0 $vm 2>/dev/null; do
-			for c in $(cat /proc/$vm/task/*/children 2>/dev/null); do
+			for c in $vm $(cat /proc/$vm/task/*/children 2>/dev/null); do
 				a=$(awk '/^RssAnon:/ { print int($2 / 1024) }' /proc/$c/status 2>/dev/null)
 				[ -n "$a" ] && [ "$a" -gt "$peak" ] && peak=$a && echo "$peak" >"$WORK/rssanon.peak"
 			done
