@@ -313,6 +313,22 @@ static long reply_new_entry(struct req *r, struct fuse_node *parent, const char 
 	return w;
 }
 
+/* The name after the fixed part of a request that changes directory n (at *off): parsed
+ * and checked (fuse_arg_name), then the share must be writable and n a directory — in that
+ * order, so the guest gets the same error for the same request whichever op it is. */
+static int dir_change_name(struct req *r, const struct fuse_node *n, size_t *off, const char **name)
+{
+	int err = fuse_arg_name(r, off, name);
+
+	if (err)
+		return err;
+	if (r->s->is_read_only)
+		return -EROFS;
+	if (n->type != S_IFDIR)
+		return -ENOTDIR;
+	return 0;
+}
+
 static long op_mknod(struct req *r, struct fuse_node *n)
 {
 	const struct fuse_mknod_in *in;
@@ -321,12 +337,8 @@ static long op_mknod(struct req *r, struct fuse_node *n)
 	int err;
 
 	NEED(in, sizeof(*in));
-	if ((err = fuse_arg_name(r, &off, &name)))
+	if ((err = dir_change_name(r, n, &off, &name)))
 		return err;
-	if (r->s->is_read_only)
-		return -EROFS;
-	if (n->type != S_IFDIR)
-		return -ENOTDIR;
 	switch (in->mode & S_IFMT) {
 	case S_IFREG:
 	case S_IFIFO:
@@ -350,12 +362,8 @@ static long op_mkdir(struct req *r, struct fuse_node *n)
 	int err;
 
 	NEED(in, sizeof(*in));
-	if ((err = fuse_arg_name(r, &off, &name)))
+	if ((err = dir_change_name(r, n, &off, &name)))
 		return err;
-	if (r->s->is_read_only)
-		return -EROFS;
-	if (n->type != S_IFDIR)
-		return -ENOTDIR;
 	if (mkdirat(n->fd, name, in->mode & 07777) < 0)
 		return -errno;
 	return reply_new_entry(r, n, name, in->mode & 07777);
@@ -391,12 +399,8 @@ static long op_unlink(struct req *r, struct fuse_node *n, int flags)
 	size_t off = 0;
 	int err;
 
-	if ((err = fuse_arg_name(r, &off, &name)))
+	if ((err = dir_change_name(r, n, &off, &name)))
 		return err;
-	if (r->s->is_read_only)
-		return -EROFS;
-	if (n->type != S_IFDIR)
-		return -ENOTDIR;
 	if (unlinkat(n->fd, name, flags) < 0)
 		return -errno;
 	return fuse_reply(r, NULL, 0, NULL, 0);
@@ -449,12 +453,8 @@ static long op_link(struct req *r, struct fuse_node *parent)
 	int err = 0;
 
 	NEED(in, sizeof(*in));
-	if ((err = fuse_arg_name(r, &off, &name)))
+	if ((err = dir_change_name(r, parent, &off, &name)))
 		return err;
-	if (r->s->is_read_only)
-		return -EROFS;
-	if (parent->type != S_IFDIR)
-		return -ENOTDIR;
 	if (!(old = fuse_node_get(r->s, in->oldnodeid)))
 		return -ENOENT;
 	if (old->type == S_IFDIR) {
@@ -535,12 +535,8 @@ static long op_create(struct req *r, struct fuse_node *parent)
 	int64_t id, fh;
 
 	NEED(in, sizeof(*in));
-	if ((err = fuse_arg_name(r, &off, &name)))
+	if ((err = dir_change_name(r, parent, &off, &name)))
 		return err;
-	if (r->s->is_read_only)
-		return -EROFS;
-	if (parent->type != S_IFDIR)
-		return -ENOTDIR;
 	if ((err = open_flags(r->s, in->flags, &flags)))
 		return err;
 	flags |= O_CREAT | ((int)in->flags & O_EXCL);
