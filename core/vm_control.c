@@ -269,7 +269,11 @@ out:
 	return NULL;
 }
 
-int vm_start(struct vm *vm, char *err, size_t errlen)
+/* Starts the control thread (and through it the vCPUs) with the VM RUNNING, or PAUSED for a
+ * restored VM: its vCPUs then see is_pausing before their first KVM_RUN and park at once;
+ * vm_resume() lets them go. The state is set before the thread exists, so that a VM ending
+ * at once is seen STOPPED. */
+static int start(struct vm *vm, bool paused, char *err, size_t errlen)
 {
 	int r;
 
@@ -278,8 +282,9 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 		r = refuse(vm, VM_OP_START, err, errlen);
 		goto out;
 	}
-	/* RUNNING before the thread exists, so that a VM ending at once is seen STOPPED. */
-	set_state(vm, VM_STATE_RUNNING);
+	if (paused)
+		atomic_store(&vm->is_pausing, true);
+	set_state(vm, paused ? VM_STATE_PAUSED : VM_STATE_RUNNING);
 	r = -pthread_create(&vm->control_thread, NULL, control_thread, vm);
 	if (r) {
 		snprintf(err, errlen, "cannot start the control thread: %s", strerror(-r));
@@ -293,30 +298,14 @@ out:
 	return r;
 }
 
-/* A restored VM: its vCPUs see is_pausing before their first KVM_RUN and park at once;
- * vm_resume() lets them go. */
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+	return start(vm, false, err, errlen);
+}
+
 int vm_start_paused(struct vm *vm, char *err, size_t errlen)
 {
-	int r;
-
-	pthread_mutex_lock(&vm->op_lock);
-	if (!vm_state_allows(vm->state, VM_OP_START)) {
-		r = refuse(vm, VM_OP_START, err, errlen);
-		goto out;
-	}
-	atomic_store(&vm->is_pausing, true);
-	set_state(vm, VM_STATE_PAUSED);
-	r = -pthread_create(&vm->control_thread, NULL, control_thread, vm);
-	if (r) {
-		snprintf(err, errlen, "cannot start the control thread: %s", strerror(-r));
-		vm_end(vm, VM_END_ERROR, 0, NULL, "cannot start the control thread");
-		set_state(vm, VM_STATE_STOPPED);
-		goto out;
-	}
-	vm->has_control_thread = true;
-out:
-	pthread_mutex_unlock(&vm->op_lock);
-	return r;
+	return start(vm, true, err, errlen);
 }
 
 /* --- pause and resume --- */
