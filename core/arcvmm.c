@@ -332,6 +332,22 @@ const char *arcvmm_state_name(enum arcvmm_state state)
 	return (unsigned)state <= ARCVMM_STATE_STOPPED ? names[state] : "Unknown";
 }
 
+/* A new VM handle (arcvmm_create, arcvmm_restore): the vCPU kick handler installed. NULL
+ * with the library error set. */
+static struct arcvmm_vm *handle_new(void)
+{
+	struct arcvmm_vm *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		set_error(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&v->lock, NULL);
+	atomic_store(&has_created_vm, true);
+	install_kick_handler();
+	return v;
+}
+
 struct arcvmm_vm *arcvmm_create(const struct arcvmm_config *c)
 {
 	struct arcvmm_vm *v;
@@ -347,14 +363,9 @@ struct arcvmm_vm *arcvmm_create(const struct arcvmm_config *c)
 		set_error(-EINVAL, "no kernel: give --kernel FILE or --config FILE (see --help)");
 		return NULL;
 	}
-	v = calloc(1, sizeof(*v));
-	if (!v) {
-		set_error(-ENOMEM, "out of memory");
+	v = handle_new();
+	if (!v)
 		return NULL;
-	}
-	pthread_mutex_init(&v->lock, NULL);
-	atomic_store(&has_created_vm, true);
-	install_kick_handler();
 	block_all(&old);
 	r = vm_create(&c->cfg, &v->vm, err, sizeof(err));
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -773,14 +784,9 @@ struct arcvmm_vm *arcvmm_restore(const char *state_path, const char *mem_path,
 		config_init(&defaults);
 		p.base = &defaults;
 	}
-	v = calloc(1, sizeof(*v));
-	if (!v) {
-		set_error(-ENOMEM, "out of memory");
+	v = handle_new();
+	if (!v)
 		return NULL;
-	}
-	pthread_mutex_init(&v->lock, NULL);
-	atomic_store(&has_created_vm, true);
-	install_kick_handler();
 	block_all(&old);
 	r = vm_restore(&p, &v->vm, err, sizeof(err));
 	if (!r) {
