@@ -45,6 +45,7 @@ static const struct pattern patterns[] = {
 
 struct result {
 	double iops, mbps;
+	double cpu_per_op; /* arcvmm only: process CPU seconds (all threads) per request */
 };
 
 static double now_s(void)
@@ -152,6 +153,7 @@ static int run_arcvmm(const char *path, uint64_t size, bool direct, const struct
 	uint64_t seq = 0, ops = 0, errors = 0;
 	unsigned inflight = 0;
 	double t0, t1;
+	struct timespec c0, c1;
 
 	if (simdrv_init(&sd, RAM_SIZE) < 0)
 		return -1;
@@ -175,6 +177,7 @@ static int run_arcvmm(const char *path, uint64_t size, bool direct, const struct
 		inflight++;
 	}
 	t0 = now_s();
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	simdrv_kick(&sd, 0, false);
 	for (;;) {
 		uint32_t id, len;
@@ -203,11 +206,14 @@ static int run_arcvmm(const char *path, uint64_t size, bool direct, const struct
 			simdrv_wait_irq(&sd, 100);
 	}
 	t1 = now_s();
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 	simdrv_fini(&sd);
 	if (errors) {
 		fprintf(stderr, "bench_blk: %llu requests failed\n", (unsigned long long)errors);
 		return -1;
 	}
+	res->cpu_per_op = ((double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9) /
+			  (ops ? (double)ops : 1);
 	res->iops = (double)ops / (t1 - t0);
 	res->mbps = res->iops * p->bs / 1e6;
 	return 0;
@@ -262,6 +268,53 @@ static int run_fio(const char *path, uint64_t size, bool direct, const struct pa
 	return r;
 }
 
+#define CMP_REPS 9
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ARCVMM_BENCH_SECCOMP=compare: for one pattern, CMP_REPS pairs of runs of the device with
+ * the workers' seccomp filters off and on (order swapped every pair, so a drift of the
+ * machine's load favours neither); prints medians and the median per-pair ratios: IOPS
+ * on/off and CPU per request off/on (1.00 = the filters cost nothing). */
+static int seccomp_compare(const char *path, uint64_t size, bool direct, const struct pattern *p,
+			   double runtime)
+{
+	double iops[2][CMP_REPS], cpu[2][CMP_REPS], r_iops[CMP_REPS], r_cpu[CMP_REPS];
+
+	for (unsigned i = 0; i < CMP_REPS; i++) {
+		for (unsigned k = 0; k < 2; k++) {
+			bool is_on = (k == 0) == (i % 2 == 1);
+			struct result a = {0};
+			seccomp_set_mode(is_on ? SECCOMP_ON : SECCOMP_OFF);
+			if (!direct)
+				warm_cache(path);
+			if (run_arcvmm(path, size, direct, p, runtime, &a))
+				return 1;
+			iops[is_on][i] = a.iops;
+			cpu[is_on][i] = a.cpu_per_op;
+		}
+		r_iops[i] = iops[1][i] / iops[0][i];
+		r_cpu[i] = cpu[0][i] / cpu[1][i];
+	}
+	double ri = median(r_iops, CMP_REPS), rc = median(r_cpu, CMP_REPS);
+	printf("seccomp %-12s %-8s IOPS off %8.0f on %8.0f on/off %.3f | CPU us/req off %7.2f on "
+	       "%7.2f off/on %.3f (medians of %d pairs)\n",
+	       p->name, direct ? "direct" : "buffered", median(iops[0], CMP_REPS),
+	       median(iops[1], CMP_REPS), ri, median(cpu[0], CMP_REPS) * 1e6,
+	       median(cpu[1], CMP_REPS) * 1e6, rc, CMP_REPS);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = "/var/tmp/arcvmm-bench-blk.img";
@@ -280,6 +333,8 @@ int main(int argc, char **argv)
 	/* ARCVMM_BENCH_SECCOMP=on|log|off: the device workers' seccomp filters (for
 	 * bench/seccomp.sh, which compares on against off). */
 	enum seccomp_mode sc_mode;
+	const char *sc = getenv("ARCVMM_BENCH_SECCOMP");
+	bool is_compare = sc && !strcmp(sc, "compare");
 	if (getenv("ARCVMM_BENCH_SECCOMP") &&
 	    seccomp_parse_mode(getenv("ARCVMM_BENCH_SECCOMP"), &sc_mode) == 0)
 		seccomp_set_mode(sc_mode);
@@ -322,6 +377,18 @@ int main(int argc, char **argv)
 	if (prepare_file(path, size) < 0) {
 		fprintf(stderr, "bench_blk: cannot write %s\n", path);
 		return 1;
+	}
+	if (is_compare) {
+		int bad = 0;
+		for (int direct = 1; direct >= 0; direct--) {
+			if ((direct && !do_direct) || (!direct && !do_buffered))
+				continue;
+			for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
+				if (!only || !strcmp(only, patterns[i].name))
+					bad |= seccomp_compare(path, size, direct, &patterns[i],
+							       runtime);
+		}
+		return bad;
 	}
 	printf("virtio-blk (simulated driver, 1 queue, io_uring) vs fio (io_uring), %s, %llu "
 	       "MiB, %gs each\n",
