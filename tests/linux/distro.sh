@@ -87,10 +87,13 @@ finish() { tr -d '\r' <"$con.raw" >"$con"; }
 # mark NAME: the value of "ARCVMM-CHECK NAME=..." in $con
 mark() { sed -n "s/^ARCVMM-CHECK $1=//p" "$con" | head -n 1; }
 # warnings CONSOLE: the guest's warning lines, normalized, sorted, unique
-# (a word of hex digits only becomes N, other numbers N too: addresses, register values
-# and code bytes differ from boot to boot, e.g. "CR2: ff40702015e00000" / "ff1e3dea51400000")
+# (a run of 8 or more hex digits anywhere becomes N — register dumps glue addresses to
+# other text, "GS:ff3787eabc800000(0000)", "RSP: 0000:ffffffffa2203e68" —, a word of hex
+# digits only becomes N, other numbers N too: addresses, register values and code bytes
+# differ from boot to boot, e.g. "CR2: ff40702015e00000" / "ff1e3dea51400000")
 norm() {
 	awk '{ gsub(/0x[0-9a-fA-F]+/, "0xX")
+		gsub(/[0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F][0-9a-fA-F]+/, "N")
 		for (i = 1; i <= NF; i++) if ($i ~ /^[<(]?[0-9a-fA-F]+[>):,]?$/) $i = "N"
 		gsub(/[0-9]+/, "N"); print }' | sort -u
 }
