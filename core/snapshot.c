@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define STATE_FILE_MAX	  (512ULL << 20) /* far above any state we write */
-#define DEV_STATE_MAX	  8192
+#define DEV_STATE_MAX	  (16u << 20)	 /* virtio-fs saves its node table: a path per node */
 #define CONFIG_JSON_MAX	  (1u << 20)
 #define SNAP_CONFIG_MAGIC "arcvmm-snapshot-config-1"
 

@@ -154,14 +154,43 @@ static int fs_resume(void *dev)
 	return r;
 }
 
+/* The device's part of the snapshot: its identity, then the share's tables. */
+#define FS_STATE_MAGIC 0x31534656u /* "VFS1" */
+
+struct fs_state_hdr {
+	uint32_t magic;
+	uint32_t nr_queues;
+	uint8_t tag[VIRTIO_FS_TAG_MAX];
+};
+
 static long fs_save(void *dev, void *buf, size_t cap)
 {
-	return -ENOTSUP; /* the share's nodes and handles are not rebuilt on restore yet */
+	struct virtio_fs *fs = dev;
+	struct fs_state_hdr h = {.magic = FS_STATE_MAGIC, .nr_queues = fs->nr_queues};
+	long n;
+
+	if (cap < sizeof(h))
+		return -ENOSPC;
+	memcpy(h.tag, fs->cfg.tag, sizeof(h.tag));
+	memcpy(buf, &h, sizeof(h));
+	/* The workers are paused between requests: no handler holds a node or a handle. */
+	n = fuse_share_save(fs->share, (uint8_t *)buf + sizeof(h), cap - sizeof(h));
+	return n < 0 ? n : (long)sizeof(h) + n;
 }
 
 static int fs_restore(void *dev, const void *buf, size_t len)
 {
-	return -ENOTSUP;
+	struct virtio_fs *fs = dev;
+	struct fs_state_hdr h;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != FS_STATE_MAGIC)
+		return -EINVAL;
+	if (h.nr_queues != fs->nr_queues || memcmp(h.tag, fs->cfg.tag, sizeof(h.tag)))
+		return -ESTALE;
+	return fuse_share_restore(fs->share, (const uint8_t *)buf + sizeof(h), len - sizeof(h));
 }
 
 static void fs_destroy(void *dev)

@@ -16,8 +16,11 @@
  *
  * Lifecycle: pause/resume hold every worker (worker handshake). A device reset stops the
  * workers and drops every node and handle of the share (the guest must INIT again).
- * Snapshot: ops->save answers -ENOTSUP (the node and handle tables are not rebuilt on
- * restore yet), so a snapshot of a VM with a share fails instead of losing open files.
+ * Snapshot: ops->save writes the tag, the queue count and the share's tables
+ * (fuse_share_save: every node as a path relative to the share, every open handle);
+ * ops->restore rebuilds them so the guest's nodeids and open files keep working, nodes
+ * whose files are gone answer ESTALE (see fs/fuse_state.c). Another tag, queue count,
+ * share directory or ro/xattr/cache option than the snapshot's: -ESTALE.
  *
  * Trust: the guest's chains are hostile (the FUSE server checks every request); the
  * configuration is the caller's.

@@ -80,7 +80,7 @@ static struct fdname fd_name(int fd)
 }
 
 /* Opens name under dirfd without following any symlink or leaving the directory. */
-static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
+int fuse_open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 {
 	struct open_how how = {
 	    .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
@@ -96,7 +96,7 @@ static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 }
 
 /* Re-opens node n (a regular file or directory) for I/O through its own fd. */
-static int node_reopen(struct fuse_share *s, const struct fuse_node *n, int flags)
+int fuse_node_reopen(struct fuse_share *s, const struct fuse_node *n, int flags)
 {
 	struct fdname nm = fd_name(n->fd);
 	int fd;
@@ -142,7 +142,7 @@ static int do_lookup(struct fuse_share *s, struct fuse_node *parent, const char 
 
 	if (parent->type != S_IFDIR)
 		return -ENOTDIR;
-	fd = open_beneath(parent->fd, name, O_PATH, 0);
+	fd = fuse_open_beneath(parent->fd, name, O_PATH, 0);
 	if (fd < 0)
 		return fd;
 	if ((r = stat_fd(fd, &st))) {
@@ -242,7 +242,7 @@ static long op_setattr(struct req *r, struct fuse_node *n)
 		}
 	}
 	if (in->valid & FATTR_SIZE) {
-		int fd = h ? h->fd : node_reopen(s, n, O_WRONLY);
+		int fd = h ? h->fd : fuse_node_reopen(s, n, O_WRONLY);
 		if (fd < 0) {
 			err = fd;
 			goto out;
@@ -509,10 +509,10 @@ static long op_open(struct req *r, struct fuse_node *n, bool is_dir)
 		if ((err = open_flags(r->s, in->flags, &flags)))
 			return err;
 	}
-	fd = node_reopen(r->s, n, flags);
+	fd = fuse_node_reopen(r->s, n, flags);
 	if (fd < 0)
 		return fd;
-	fh = fuse_fh_add(r->s, fd, is_dir);
+	fh = fuse_fh_add(r->s, fd, is_dir, flags, r->h.nodeid);
 	if (fh < 0)
 		return (long)fh;
 	o.fh = (uint64_t)fh;
@@ -540,7 +540,7 @@ static long op_create(struct req *r, struct fuse_node *parent)
 	if ((err = open_flags(r->s, in->flags, &flags)))
 		return err;
 	flags |= O_CREAT | ((int)in->flags & O_EXCL);
-	fd = open_beneath(parent->fd, name, flags, in->mode & 07777);
+	fd = fuse_open_beneath(parent->fd, name, flags, in->mode & 07777);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -564,7 +564,7 @@ static long op_create(struct req *r, struct fuse_node *parent)
 		close(fd);
 		return (long)id;
 	}
-	fh = fuse_fh_add(r->s, fd, false);
+	fh = fuse_fh_add(r->s, fd, false, flags, (uint64_t)id);
 	if (fh < 0) {
 		fuse_node_forget(r->s, (uint64_t)id, 1);
 		return (long)fh;
