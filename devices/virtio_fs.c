@@ -48,7 +48,7 @@ static void fs_kick(struct worker *w, int fd, uint32_t events, void *arg)
 		size_t len =
 		    fuse_handle(fs->share, c->iov, c->nr_out, c->iov + c->nr_out, c->nr_in);
 		virtq_push(q, c->head, (uint32_t)len);
-		fq->nr_requests++;
+		__atomic_fetch_add(&fq->nr_requests, 1, __ATOMIC_RELAXED);
 		if (worker_should_yield(w))
 			break; /* the resume call (events == 0) comes back here */
 	}
@@ -267,4 +267,13 @@ struct virtio_fs *virtio_fs_create(const struct virtio_fs_config *cfg, char *err
 struct fuse_share *virtio_fs_share(struct virtio_fs *f)
 {
 	return f->share;
+}
+
+unsigned virtio_fs_queue_requests(struct virtio_fs *f, uint64_t *out, unsigned max)
+{
+	unsigned n = f->nr_queues < max ? f->nr_queues : max;
+
+	for (unsigned i = 0; i < n; i++)
+		out[i] = __atomic_load_n(&f->q[i].nr_requests, __ATOMIC_RELAXED);
+	return n;
 }

@@ -63,5 +63,8 @@ extern const struct virtio_device_ops virtio_fs_ops;
 struct virtio_fs *virtio_fs_create(const struct virtio_fs_config *cfg, char *err, size_t errlen);
 /* The share behind the device (statistics, tests). */
 struct fuse_share *virtio_fs_share(struct virtio_fs *f);
+/* Requests served per queue (0 = hiprio, 1.. the request queues) into out[0 .. max): the
+ * number of queues written. Read racily. */
+unsigned virtio_fs_queue_requests(struct virtio_fs *f, uint64_t *out, unsigned max);
 
 #endif

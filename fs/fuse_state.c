@@ -112,7 +112,8 @@ long fuse_share_save(struct fuse_share *s, void *buf, size_t cap)
 
 	if (cap < sizeof(h))
 		return -ENOSPC;
-	if (fstat(s->root_fd, &st) < 0 || (rootlen = fd_path(s, s->root_fd, rootp, sizeof(rootp))) < 0)
+	if (fstat(s->root_fd, &st) < 0 ||
+	    (rootlen = fd_path(s, s->root_fd, rootp, sizeof(rootp))) < 0)
 		return -EIO;
 	h.minor = s->minor;
 	h.is_initialized = __atomic_load_n(&s->is_initialized, __ATOMIC_ACQUIRE);
@@ -281,9 +282,9 @@ static int restore_fhs(struct fuse_share *s, const uint8_t *p, size_t len, size_
 		memcpy(&fr, p + *off, sizeof(fr));
 		*off += sizeof(fr);
 		int acc = fr.flags & O_ACCMODE;
-		if (fr.slot >= h->nr_fh_slots || fr.is_dir > 1 || (fr.flags & ~FH_FLAGS) || acc == 3 ||
-		    !!(fr.flags & O_DIRECTORY) != fr.is_dir || (fr.is_dir && acc != O_RDONLY) ||
-		    (s->is_read_only && acc != O_RDONLY))
+		if (fr.slot >= h->nr_fh_slots || fr.is_dir > 1 || (fr.flags & ~FH_FLAGS) ||
+		    acc == 3 || !!(fr.flags & O_DIRECTORY) != fr.is_dir ||
+		    (fr.is_dir && acc != O_RDONLY) || (s->is_read_only && acc != O_RDONLY))
 			return -EINVAL;
 		fd = reopen_fh(s, &fr);
 		if (fd < 0)

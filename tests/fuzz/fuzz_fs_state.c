@@ -153,10 +153,8 @@ static void fill_identities(uint8_t *p, size_t len)
 static void serve(uint32_t op, uint64_t nodeid, const void *arg, size_t alen)
 {
 	uint8_t req[128];
-	struct fuse_in_header h = {.len = (uint32_t)(sizeof(h) + alen),
-				   .opcode = op,
-				   .unique = 77,
-				   .nodeid = nodeid};
+	struct fuse_in_header h = {
+	    .len = (uint32_t)(sizeof(h) + alen), .opcode = op, .unique = 77, .nodeid = nodeid};
 	struct iovec in = {req, sizeof(h) + alen}, out = {outbuf, sizeof(outbuf)};
 	struct fuse_out_header oh;
 

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config.h"
+#include "core/snapshot.h"
 #include "devices/virtio_fs.h"
 #include "fs/fuse_server.h"
 #include "tests/unit/test.h"
@@ -241,8 +243,8 @@ TEST(test_round_trip)
 	sh(cmd);
 	CHECK_EQ(fuse_share_restore(b, blob, (size_t)n), 0);
 	st = stats(b);
-	CHECK_EQ(st.nr_nodes, 9);   /* root + 8 */
-	CHECK_EQ(st.nr_handles, 3); /* f, d, g */
+	CHECK_EQ(st.nr_nodes, 9);      /* root + 8 */
+	CHECK_EQ(st.nr_handles, 3);    /* f, d, g */
 	CHECK_EQ(st.nr_dead_nodes, 3); /* g, r, e */
 	CHECK_EQ(st.nr_dead_handles, 1);
 	/* No INIT again: the restored share is initialised, the old ids work. */
@@ -258,7 +260,7 @@ TEST(test_round_trip)
 	CHECK_EQ(read_fh(b, id.fh_d, 4096, true), 0);
 	CHECK(dir_has("f") && dir_has("e") && dir_has("m2"));
 	CHECK_EQ(getattr(b, id.e), -ESTALE); /* another inode now */
-	CHECK_EQ(getattr(b, id.m), 0); /* renamed on the host before the save: found there */
+	CHECK_EQ(getattr(b, id.m), 0);	     /* renamed on the host before the save: found there */
 	CHECK_EQ(getattr(b, id.abs), 0);
 	CHECK_EQ(((const struct fuse_attr_out *)payload())->attr.mode & S_IFMT, S_IFLNK);
 	CHECK_EQ(xfer(b, FUSE_READLINK, id.abs, NULL, 0, NULL, NULL), 0);
@@ -450,7 +452,9 @@ TEST(test_hostile_blobs)
 	/* Handle records: bad flags, a write handle... */
 	{
 		struct state_hdr hh = h;
-		struct fh_rec fr = {.slot = 0, .nodeid = FUSE_ROOT_ID, .is_dir = 1,
+		struct fh_rec fr = {.slot = 0,
+				    .nodeid = FUSE_ROOT_ID,
+				    .is_dir = 1,
 				    .flags = O_RDONLY | O_DIRECTORY};
 		struct fh_rec bads[] = {fr, fr, fr, fr, fr};
 		bads[0].flags = O_RDWR | O_DIRECTORY; /* a writable directory */
@@ -521,6 +525,38 @@ TEST(test_device_save_restore)
 	virtio_fs_ops.destroy(a);
 }
 
+/* The snapshot's config carries the shares, so the restored VM has the same devices. */
+TEST(test_snapshot_config_shares)
+{
+	struct vm_config a, b;
+	struct vm_fs_config f1 = {.path = root, .queues = 4, .has_xattr = true, .cache = 2};
+	struct vm_fs_config f2 = {.path = other, .queues = 1, .is_read_only = true, .cache = 1};
+	char err[256];
+	uint64_t clock;
+
+	config_init(&a);
+	config_init(&b);
+	a.ncpus = 1;
+	a.mem_size = 64ULL << 20;
+	snprintf(f1.tag, sizeof(f1.tag), "rw");
+	snprintf(f2.tag, sizeof(f2.tag), "ro");
+	CHECK_EQ(config_add_fs(&a, &f1, "t", err, sizeof(err)), 0);
+	CHECK_EQ(config_add_fs(&a, &f2, "t", err, sizeof(err)), 0);
+	char *j = snapshot_config_json(&a);
+	CHECK(j && strstr(j, "\"fs\""));
+	CHECK_EQ(snapshot_config_parse(&b, j, strlen(j), &clock, err, sizeof(err)), 0);
+	CHECK_EQ(b.nr_fs, 2);
+	CHECK(b.fs[0].path && !strcmp(b.fs[0].path, root) && !strcmp(b.fs[0].tag, "rw"));
+	CHECK(b.fs[0].queues == 4 && b.fs[0].has_xattr && !b.fs[0].is_read_only &&
+	      b.fs[0].cache == 2);
+	CHECK(b.fs[1].path && !strcmp(b.fs[1].path, other) && !strcmp(b.fs[1].tag, "ro"));
+	CHECK(b.fs[1].queues == 1 && !b.fs[1].has_xattr && b.fs[1].is_read_only &&
+	      b.fs[1].cache == 1);
+	free(j);
+	config_fini(&a);
+	config_fini(&b);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -537,6 +573,7 @@ int main(void)
 	RUN(test_other_share_or_options);
 	RUN(test_hostile_blobs);
 	RUN(test_device_save_restore);
+	RUN(test_snapshot_config_shares);
 	test_snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", base);
