@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 
 #include <linux/fuse.h>
+#include <linux/limits.h>
 
 #include "fs/fuse_server.h"
 
@@ -167,5 +168,61 @@ int fuse_arg_name(const struct req *r, size_t *off, const char **name);
 /* fs/fuse_ops.c: does opcode r->h.opcode name a node in h.nodeid? And its handler. */
 bool fuse_ops_takes_node(uint32_t op);
 long fuse_ops_dispatch(struct req *r, struct fuse_node *n);
+
+/* ---- shared by the handler files (fs/fuse_ops*.c) ---- */
+
+/* Most bytes one READDIR/GETXATTR/LISTXATTR reply carries (bounced through the heap). */
+#define FUSE_MAX_REPLY (XATTR_SIZE_MAX + 4096)
+
+/* The fixed argument struct ptr at the start of the arguments, or -EINVAL if short. */
+#define NEED(ptr, size)                                   \
+	do {                                              \
+		if (!((ptr) = fuse_arg_fixed(r, (size)))) \
+			return -EINVAL;                   \
+	} while (0)
+
+/* "N" for fd N, for the *at calls relative to /proc/self/fd. */
+struct fuse_fdname {
+	char s[16];
+};
+struct fuse_fdname fuse_fd_name(int fd);
+void fuse_fill_attr(struct fuse_attr *a, const struct stat *st);
+/* fstatat(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW): 0 or -errno. */
+int fuse_stat_fd(int fd, struct stat *st);
+/* The host's umask bits also strip what the guest asked for; put them back. */
+void fuse_fix_mode(struct fuse_share *s, int fd, mode_t mode);
+/* e for nodeid with the share's timeouts and st's attributes. Returns nodeid. */
+int64_t fuse_entry_fill(struct fuse_share *s, struct fuse_entry_out *e, int64_t nodeid,
+			const struct stat *st);
+/* LOOKUP of name under parent: one new lookup reference. Fills e. 0 or -errno. */
+int fuse_do_lookup(struct fuse_share *s, struct fuse_node *parent, const char *name,
+		   struct fuse_entry_out *e);
+
+/* fs/fuse_ops_dir.c */
+/* The name at *off of a request that changes directory n, checked (fuse_arg_name), then
+ * the share writable and n a directory, in that order. 0 or -errno. */
+int fuse_dir_change_name(struct req *r, const struct fuse_node *n, size_t *off, const char **name);
+long fuse_op_mknod(struct req *r, struct fuse_node *n);
+long fuse_op_mkdir(struct req *r, struct fuse_node *n);
+long fuse_op_symlink(struct req *r, struct fuse_node *n);
+long fuse_op_unlink(struct req *r, struct fuse_node *n, int flags);
+long fuse_op_rename(struct req *r, struct fuse_node *n, bool is_v2);
+long fuse_op_link(struct req *r, struct fuse_node *parent);
+long fuse_op_readdir(struct req *r, struct fuse_node *dir, bool is_plus);
+/* fs/fuse_ops_file.c */
+long fuse_op_open(struct req *r, struct fuse_node *n, bool is_dir);
+long fuse_op_create(struct req *r, struct fuse_node *parent);
+long fuse_op_read(struct req *r);
+long fuse_op_write(struct req *r);
+long fuse_op_release(struct req *r, bool is_dir);
+long fuse_op_fsync(struct req *r, bool is_dir);
+long fuse_op_flush(struct req *r);
+long fuse_op_fallocate(struct req *r);
+long fuse_op_lseek(struct req *r);
+long fuse_op_copy_file_range(struct req *r);
+/* fs/fuse_ops_xattr.c */
+long fuse_op_getxattr(struct req *r, struct fuse_node *n, bool is_list);
+long fuse_op_setxattr(struct req *r, struct fuse_node *n);
+long fuse_op_removexattr(struct req *r, struct fuse_node *n);
 
 #endif

@@ -28,7 +28,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: runas UID GID PROGRAM [ARG...]\n");
 		return 2;
 	}
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
 		fprintf(stderr, "runas: %s\n", strerror(errno));
 		return 2;
 	}
