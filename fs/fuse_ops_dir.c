@@ -199,7 +199,6 @@ long fuse_op_link(struct req *r, struct fuse_node *parent)
 	return err ? err : reply_new_entry(r, parent, name, 0);
 }
 
-
 /* READDIR / READDIRPLUS: entries from the host offset in->offset (a d_off cookie). */
 long fuse_op_readdir(struct req *r, struct fuse_node *dir, bool is_plus)
 {
