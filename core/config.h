@@ -174,5 +174,8 @@ int config_add_fs(struct vm_config *c, const struct vm_fs_config *fs, const char
 		  size_t errlen);
 int config_parse_fs_json(struct vm_config *c, const struct cJSON *arr, const char *name, char *err,
 			 size_t errlen);
+/* The shares as the JSON "fs" array config_parse_fs_json() reads (the snapshot's config).
+ * NULL if out of memory. */
+struct cJSON *config_fs_to_json(const struct vm_config *c);
 
 #endif

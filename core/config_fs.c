@@ -240,3 +240,25 @@ int config_parse_fs_json(struct vm_config *c, const cJSON *arr, const char *name
 	}
 	return 0;
 }
+
+struct cJSON *config_fs_to_json(const struct vm_config *c)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (unsigned i = 0; a && i < c->nr_fs; i++) {
+		const struct vm_fs_config *fs = &c->fs[i];
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddStringToObject(o, "path", fs->path) ||
+		    !cJSON_AddStringToObject(o, "tag", fs->tag) ||
+		    !cJSON_AddBoolToObject(o, "read_only", fs->is_read_only) ||
+		    !cJSON_AddStringToObject(o, "cache", cache_names[fs->cache % 3]) ||
+		    !cJSON_AddBoolToObject(o, "xattr", fs->has_xattr) ||
+		    !cJSON_AddNumberToObject(o, "queues", fs->queues)) {
+			cJSON_Delete(o);
+			cJSON_Delete(a);
+			return NULL;
+		}
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}

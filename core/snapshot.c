@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define STATE_FILE_MAX	  (512ULL << 20) /* far above any state we write */
-#define DEV_STATE_MAX	  8192
+#define DEV_STATE_MAX	  (16u << 20)	 /* virtio-fs saves its node table: a path per node */
 #define CONFIG_JSON_MAX	  (1u << 20)
 #define SNAP_CONFIG_MAGIC "arcvmm-snapshot-config-1"
 
@@ -161,6 +161,8 @@ char *snapshot_config_json(const struct vm_config *cfg)
 			cJSON_AddStringToObject(v, "uds_path", cfg->vsock_uds);
 		}
 	}
+	if (cfg->nr_fs && !cJSON_AddItemToObject(o, "fs", config_fs_to_json(cfg)))
+		goto out;
 	text = cJSON_PrintUnformatted(o);
 out:
 	cJSON_Delete(o);
@@ -406,6 +408,9 @@ int snapshot_config_parse(struct vm_config *c, const char *json, size_t len,
 		if ((r = dup_into(&c->vsock_uds, s)))
 			goto out;
 	}
+	j = cJSON_GetObjectItemCaseSensitive(o, "fs"); /* virtio-fs shares (core/config_fs.c) */
+	if (j && (r = config_parse_fs_json(c, j, "snapshot config", err, errlen)))
+		goto out;
 	if (paused_clock_ns) {
 		/* JSON numbers are doubles: the clock is kept as a decimal string. */
 		*paused_clock_ns = 0;

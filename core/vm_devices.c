@@ -175,6 +175,9 @@ int vm_devices_create(struct vm *vm, const struct vm_config *cfg, char *err, siz
 		r = vm_devices_add(vm, &virtio_fs_ops, f, err, errlen);
 		if (r)
 			return r;
+		vm->fses[vm->nr_fses] = f;
+		snprintf(vm->fs_tags[vm->nr_fses], sizeof(vm->fs_tags[0]), "%s", fc->tag);
+		vm->nr_fses++;
 	}
 	return 0;
 }

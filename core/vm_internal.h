@@ -54,6 +54,9 @@ struct vm {
 	/* For counters and run-time changes; owned by their transports in virtio[]. */
 	struct virtio_blk *blks[VM_MAX_DISKS];
 	unsigned nr_blks;
+	struct virtio_fs *fses[VM_MAX_FS]; /* for the metrics (owned by their transports) */
+	char fs_tags[VM_MAX_FS][VM_FS_TAG_MAX + 1];
+	unsigned nr_fses;
 	char *blk_ids[VM_MAX_DISKS]; /* the config's drive ids (NULL: none) */
 	struct virtio_net *nets[VM_MAX_NETS];
 	unsigned nr_nets;

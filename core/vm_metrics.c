@@ -13,6 +13,7 @@
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
+#include "devices/virtio_fs.h"
 #include "devices/virtio_net.h"
 
 #include <cjson/cJSON.h>
@@ -108,6 +109,34 @@ static cJSON *net_metrics(struct vm *vm)
 	return arr;
 }
 
+/* Per share: the tables' sizes, requests, and requests served per queue (0 is hiprio). */
+static cJSON *fs_metrics(struct vm *vm)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (unsigned i = 0; arr && i < vm->nr_fses; i++) {
+		struct fuse_share_stats st;
+		uint64_t q[VIRTIO_MMIO_MAX_QUEUES];
+		cJSON *o = cJSON_CreateObject(), *qa;
+		if (!o)
+			break;
+		fuse_share_get_stats(virtio_fs_share(vm->fses[i]), &st);
+		cJSON_AddStringToObject(o, "tag", vm->fs_tags[i]);
+		add_u64(o, "nodes", st.nr_nodes);
+		add_u64(o, "handles", st.nr_handles);
+		add_u64(o, "requests", st.nr_requests);
+		add_u64(o, "bad_requests", st.nr_errors);
+		add_u64(o, "restored_dead_nodes", st.nr_dead_nodes);
+		add_u64(o, "restored_dead_handles", st.nr_dead_handles);
+		unsigned n = virtio_fs_queue_requests(vm->fses[i], q, VIRTIO_MMIO_MAX_QUEUES);
+		if ((qa = cJSON_AddArrayToObject(o, "queue_requests")))
+			for (unsigned k = 0; k < n; k++)
+				cJSON_AddItemToArray(qa, cJSON_CreateNumber((double)q[k]));
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 static cJSON *balloon_metrics(struct vm *vm)
 {
 	struct virtio_balloon_stats st;
@@ -180,6 +209,8 @@ char *vm_metrics_json(struct vm *vm)
 	cJSON_AddItemToObject(root, "vcpu", vcpu_metrics(vm));
 	cJSON_AddItemToObject(root, "block", blk_metrics(vm));
 	cJSON_AddItemToObject(root, "net", net_metrics(vm));
+	if (vm->nr_fses)
+		cJSON_AddItemToObject(root, "fs", fs_metrics(vm));
 	cJSON *con = cJSON_AddObjectToObject(root, "console");
 	if (con) {
 		/* Output bytes lost to a stuck or gone reader (never to a slow one). */

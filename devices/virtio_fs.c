@@ -48,7 +48,7 @@ static void fs_kick(struct worker *w, int fd, uint32_t events, void *arg)
 		size_t len =
 		    fuse_handle(fs->share, c->iov, c->nr_out, c->iov + c->nr_out, c->nr_in);
 		virtq_push(q, c->head, (uint32_t)len);
-		fq->nr_requests++;
+		__atomic_fetch_add(&fq->nr_requests, 1, __ATOMIC_RELAXED);
 		if (worker_should_yield(w))
 			break; /* the resume call (events == 0) comes back here */
 	}
@@ -154,14 +154,43 @@ static int fs_resume(void *dev)
 	return r;
 }
 
+/* The device's part of the snapshot: its identity, then the share's tables. */
+#define FS_STATE_MAGIC 0x31534656u /* "VFS1" */
+
+struct fs_state_hdr {
+	uint32_t magic;
+	uint32_t nr_queues;
+	uint8_t tag[VIRTIO_FS_TAG_MAX];
+};
+
 static long fs_save(void *dev, void *buf, size_t cap)
 {
-	return -ENOTSUP; /* the share's nodes and handles are not rebuilt on restore yet */
+	struct virtio_fs *fs = dev;
+	struct fs_state_hdr h = {.magic = FS_STATE_MAGIC, .nr_queues = fs->nr_queues};
+	long n;
+
+	if (cap < sizeof(h))
+		return -ENOSPC;
+	memcpy(h.tag, fs->cfg.tag, sizeof(h.tag));
+	memcpy(buf, &h, sizeof(h));
+	/* The workers are paused between requests: no handler holds a node or a handle. */
+	n = fuse_share_save(fs->share, (uint8_t *)buf + sizeof(h), cap - sizeof(h));
+	return n < 0 ? n : (long)sizeof(h) + n;
 }
 
 static int fs_restore(void *dev, const void *buf, size_t len)
 {
-	return -ENOTSUP;
+	struct virtio_fs *fs = dev;
+	struct fs_state_hdr h;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != FS_STATE_MAGIC)
+		return -EINVAL;
+	if (h.nr_queues != fs->nr_queues || memcmp(h.tag, fs->cfg.tag, sizeof(h.tag)))
+		return -ESTALE;
+	return fuse_share_restore(fs->share, (const uint8_t *)buf + sizeof(h), len - sizeof(h));
 }
 
 static void fs_destroy(void *dev)
@@ -238,4 +267,13 @@ struct virtio_fs *virtio_fs_create(const struct virtio_fs_config *cfg, char *err
 struct fuse_share *virtio_fs_share(struct virtio_fs *f)
 {
 	return f->share;
+}
+
+unsigned virtio_fs_queue_requests(struct virtio_fs *f, uint64_t *out, unsigned max)
+{
+	unsigned n = f->nr_queues < max ? f->nr_queues : max;
+
+	for (unsigned i = 0; i < n; i++)
+		out[i] = __atomic_load_n(&f->q[i].nr_requests, __ATOMIC_RELAXED);
+	return n;
 }

@@ -16,8 +16,11 @@
  *
  * Lifecycle: pause/resume hold every worker (worker handshake). A device reset stops the
  * workers and drops every node and handle of the share (the guest must INIT again).
- * Snapshot: ops->save answers -ENOTSUP (the node and handle tables are not rebuilt on
- * restore yet), so a snapshot of a VM with a share fails instead of losing open files.
+ * Snapshot: ops->save writes the tag, the queue count and the share's tables
+ * (fuse_share_save: every node as a path relative to the share, every open handle);
+ * ops->restore rebuilds them so the guest's nodeids and open files keep working, nodes
+ * whose files are gone answer ESTALE (see fs/fuse_state.c). Another tag, queue count,
+ * share directory or ro/xattr/cache option than the snapshot's: -ESTALE.
  *
  * Trust: the guest's chains are hostile (the FUSE server checks every request); the
  * configuration is the caller's.
@@ -60,5 +63,8 @@ extern const struct virtio_device_ops virtio_fs_ops;
 struct virtio_fs *virtio_fs_create(const struct virtio_fs_config *cfg, char *err, size_t errlen);
 /* The share behind the device (statistics, tests). */
 struct fuse_share *virtio_fs_share(struct virtio_fs *f);
+/* Requests served per queue (0 = hiprio, 1.. the request queues) into out[0 .. max): the
+ * number of queues written. Read racily. */
+unsigned virtio_fs_queue_requests(struct virtio_fs *f, uint64_t *out, unsigned max);
 
 #endif

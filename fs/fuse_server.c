@@ -296,7 +296,7 @@ size_t fuse_handle(struct fuse_share *s, const struct iovec *in, int nin, const 
 	}
 	if (fuse_ops_takes_node(r.h.opcode)) {
 		if (!(n = fuse_node_get(s, r.h.nodeid))) {
-			w = -ENOENT;
+			w = fuse_node_is_dead(s, r.h.nodeid) ? -ESTALE : -ENOENT;
 			goto answer;
 		}
 	}
@@ -454,6 +454,8 @@ void fuse_share_get_stats(struct fuse_share *s, struct fuse_share_stats *st)
 	pthread_mutex_lock(&s->lock);
 	st->nr_nodes = s->nr_nodes;
 	st->nr_handles = s->nr_handles;
+	st->nr_dead_nodes = s->nr_dead_nodes;
+	st->nr_dead_handles = s->nr_dead_handles;
 	pthread_mutex_unlock(&s->lock);
 	st->nr_requests = __atomic_load_n(&s->nr_requests, __ATOMIC_RELAXED);
 	st->nr_errors = __atomic_load_n(&s->nr_errors, __ATOMIC_RELAXED);

@@ -84,6 +84,20 @@ void fuse_share_destroy(struct fuse_share *s);
  * INIT again (device reset, FUSE_DESTROY). No fuse_handle() may be running. */
 void fuse_share_reset(struct fuse_share *s);
 
+/* Snapshot (fs/fuse_state.c): the negotiated protocol and the node and handle tables, each
+ * node as its path relative to the share and its identity (type, st_dev, st_ino), each
+ * handle as its node and open flags. No fuse_handle() may run during either call.
+ * save: the bytes written to buf, or -ENOSPC (cap too small) / -EIO.
+ * restore, into a share just created with the same path and options: rebuilds the tables
+ * with the same nodeids and fhs by re-opening every path from the root with the lookups'
+ * confinement; a node whose file is gone or is another file (type, st_dev or st_ino differ)
+ * stays as a dead node whose requests answer ESTALE (FORGET frees it), a handle that cannot
+ * be re-opened as a dead one (EBADF; RELEASE frees it). Returns 0, -ESTALE (another root
+ * directory, or other ro/xattr/cache options than the snapshot's), -EINVAL (a malformed
+ * blob: the share is then empty, as after fuse_share_reset) or -ENOMEM. */
+long fuse_share_save(struct fuse_share *s, void *buf, size_t cap);
+int fuse_share_restore(struct fuse_share *s, const void *buf, size_t len);
+
 /* Serves one request (see above). Returns the bytes written to out. */
 size_t fuse_handle(struct fuse_share *s, const struct iovec *in, int nin, const struct iovec *out,
 		   int nout);
@@ -94,6 +108,7 @@ struct fuse_share_stats {
 	uint32_t nr_handles; /* open handles */
 	uint64_t nr_requests;
 	uint64_t nr_errors; /* malformed requests (EINVAL/EIO answers for bad input) */
+	uint32_t nr_dead_nodes, nr_dead_handles; /* made dead by the last restore */
 };
 void fuse_share_get_stats(struct fuse_share *s, struct fuse_share_stats *st);
 

@@ -7,6 +7,7 @@
 #include "fs/fuse_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,8 +72,10 @@ static void hash_unlink(struct fuse_share *s, uint32_t slot)
 /* Lock held. n has nlookup == 0 and refs == 0. */
 static void node_free(struct fuse_share *s, struct fuse_node *n, uint32_t slot)
 {
-	hash_unlink(s, slot);
-	close(n->fd);
+	if (n->fd >= 0) { /* a dead node is in no hash chain */
+		hash_unlink(s, slot);
+		close(n->fd);
+	}
 	n->fd = -1;
 	n->is_used = false;
 	n->gen++;
@@ -83,7 +86,8 @@ static void node_free(struct fuse_share *s, struct fuse_node *n, uint32_t slot)
 
 static void fh_free_slot(struct fuse_share *s, struct fuse_fh *h, uint32_t slot)
 {
-	close(h->fd);
+	if (h->fd >= 0)
+		close(h->fd);
 	h->fd = -1;
 	h->is_used = false;
 	h->gen++;
@@ -217,10 +221,25 @@ struct fuse_node *fuse_node_get(struct fuse_share *s, uint64_t nodeid)
 
 	pthread_mutex_lock(&s->lock);
 	n = node_lookup(s, nodeid, &slot);
+	if (n && n->fd < 0)
+		n = NULL;
 	if (n)
 		n->refs++;
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+bool fuse_node_is_dead(struct fuse_share *s, uint64_t nodeid)
+{
+	struct fuse_node *n;
+	uint32_t slot;
+	bool is_dead;
+
+	pthread_mutex_lock(&s->lock);
+	n = node_lookup(s, nodeid, &slot);
+	is_dead = n && n->fd < 0;
+	pthread_mutex_unlock(&s->lock);
+	return is_dead;
 }
 
 void fuse_node_put(struct fuse_share *s, struct fuse_node *n)
@@ -252,7 +271,7 @@ unlock:
 	return r;
 }
 
-int64_t fuse_fh_add(struct fuse_share *s, int fd, bool is_dir)
+int64_t fuse_fh_add(struct fuse_share *s, int fd, bool is_dir, int flags, uint64_t nodeid)
 {
 	struct fuse_fh *h;
 	uint32_t slot;
@@ -277,6 +296,8 @@ int64_t fuse_fh_add(struct fuse_share *s, int fd, bool is_dir)
 	}
 	h = slot_fh(s, slot);
 	h->fd = fd;
+	h->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+	h->nodeid = nodeid;
 	h->slot = slot;
 	h->refs = 0;
 	h->is_used = true;
@@ -314,6 +335,8 @@ struct fuse_fh *fuse_fh_get(struct fuse_share *s, uint64_t fh)
 
 	pthread_mutex_lock(&s->lock);
 	h = fh_lookup(s, fh, &slot);
+	if (h && h->fd < 0)
+		h = NULL;
 	if (h)
 		h->refs++;
 	pthread_mutex_unlock(&s->lock);
@@ -345,4 +368,181 @@ int fuse_fh_release(struct fuse_share *s, uint64_t fh, bool is_dir)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+/* ---- snapshot support (fs/fuse_state.c): no request runs, so no lock is needed; it is
+ * taken anyway where it costs nothing, so the table functions above keep their rule ---- */
+
+struct fuse_node *fuse_table_node_at(struct fuse_share *s, uint32_t slot)
+{
+	struct fuse_node *n;
+
+	if (slot >= s->nr_node_slots)
+		return NULL;
+	n = slot_node(s, slot);
+	return n->is_used ? n : NULL;
+}
+
+struct fuse_fh *fuse_table_fh_at(struct fuse_share *s, uint32_t slot)
+{
+	struct fuse_fh *h;
+
+	if (slot >= s->nr_fh_slots)
+		return NULL;
+	h = slot_fh(s, slot);
+	return h->is_used && !h->is_released ? h : NULL;
+}
+
+struct fuse_node *fuse_table_node_by_id(struct fuse_share *s, uint64_t nodeid)
+{
+	uint32_t slot;
+
+	return node_lookup(s, nodeid, &slot);
+}
+
+/* Grows the node slots to n (chunks on demand, as node_alloc does). */
+static int grow_nodes(struct fuse_share *s, uint32_t n)
+{
+	while (s->nr_node_slots < n) {
+		uint32_t slot = s->nr_node_slots;
+		if (slot % FUSE_NODE_CHUNK == 0) {
+			struct fuse_node *c = calloc(FUSE_NODE_CHUNK, sizeof(*c));
+			if (!c)
+				return -ENOMEM;
+			for (uint32_t i = 0; i < FUSE_NODE_CHUNK; i++)
+				c[i].fd = -1;
+			s->node_chunks[slot / FUSE_NODE_CHUNK] = c;
+		}
+		s->nr_node_slots++;
+	}
+	return 0;
+}
+
+static int grow_fhs(struct fuse_share *s, uint32_t n)
+{
+	while (s->nr_fh_slots < n) {
+		uint32_t slot = s->nr_fh_slots;
+		if (slot % FUSE_HANDLE_CHUNK == 0) {
+			struct fuse_fh *c = calloc(FUSE_HANDLE_CHUNK, sizeof(*c));
+			if (!c)
+				return -ENOMEM;
+			for (uint32_t i = 0; i < FUSE_HANDLE_CHUNK; i++) {
+				c[i].fd = -1;
+				pthread_mutex_init(&c[i].dir_lock, NULL);
+			}
+			s->fh_chunks[slot / FUSE_HANDLE_CHUNK] = c;
+		}
+		s->nr_fh_slots++;
+	}
+	return 0;
+}
+
+int fuse_table_restore_begin(struct fuse_share *s, uint32_t nr_nodes, uint32_t nr_fhs)
+{
+	int r;
+
+	if (nr_nodes < 1 || nr_nodes > s->max_nodes || nr_fhs > s->max_handles)
+		return -EINVAL;
+	fuse_table_reset(s);
+	pthread_mutex_lock(&s->lock);
+	r = grow_nodes(s, nr_nodes);
+	if (!r)
+		r = grow_fhs(s, nr_fhs);
+	/* Every slot is free but none is on a free list until restore_end. */
+	s->node_free = FUSE_NIL;
+	s->fh_free = FUSE_NIL;
+	pthread_mutex_unlock(&s->lock);
+	if (r)
+		fuse_table_restore_end(s);
+	return r;
+}
+
+int fuse_table_place_node(struct fuse_share *s, uint32_t slot, uint32_t gen, uint64_t nlookup,
+			  int fd, mode_t type, dev_t dev, ino_t ino)
+{
+	struct fuse_node *n;
+	uint32_t b = hash_ino(dev, ino), i;
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&s->lock);
+	if (slot == 0 || slot >= s->nr_node_slots || nlookup == 0)
+		goto fail;
+	n = slot_node(s, slot);
+	if (n->is_used)
+		goto fail;
+	if (fd >= 0) {
+		for (i = s->buckets[b]; i != FUSE_NIL; i = slot_node(s, i)->hash_next)
+			if (slot_node(s, i)->dev == dev && slot_node(s, i)->ino == ino)
+				goto fail;
+		n->hash_next = s->buckets[b];
+		s->buckets[b] = slot;
+	}
+	n->fd = fd;
+	n->gen = gen;
+	n->slot = slot;
+	n->nlookup = nlookup;
+	n->refs = 0;
+	n->is_used = true;
+	n->type = type & S_IFMT;
+	n->dev = dev;
+	n->ino = ino;
+	s->nr_nodes++;
+	r = 0;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+fail:
+	pthread_mutex_unlock(&s->lock);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int fuse_table_place_fh(struct fuse_share *s, uint32_t slot, uint32_t gen, int fd, bool is_dir,
+			int flags, uint64_t nodeid)
+{
+	struct fuse_fh *h;
+
+	pthread_mutex_lock(&s->lock);
+	if (slot >= s->nr_fh_slots || slot_fh(s, slot)->is_used) {
+		pthread_mutex_unlock(&s->lock);
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	h = slot_fh(s, slot);
+	h->fd = fd;
+	h->flags = flags;
+	h->nodeid = nodeid;
+	h->gen = gen;
+	h->slot = slot;
+	h->refs = 0;
+	h->is_used = true;
+	h->is_released = false;
+	h->is_dir = is_dir;
+	s->nr_handles++;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void fuse_table_restore_end(struct fuse_share *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->node_free = FUSE_NIL;
+	s->fh_free = FUSE_NIL;
+	/* Highest first, so the lowest free slot is handed out first (as before the save). */
+	for (uint32_t i = s->nr_node_slots; i-- > 1;) {
+		struct fuse_node *n = slot_node(s, i);
+		if (!n->is_used) {
+			n->free_next = s->node_free;
+			s->node_free = i;
+		}
+	}
+	for (uint32_t i = s->nr_fh_slots; i-- > 0;) {
+		struct fuse_fh *h = slot_fh(s, i);
+		if (!h->is_used) {
+			h->free_next = s->fh_free;
+			s->fh_free = i;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
 }

@@ -93,8 +93,8 @@ fuzz: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio
 
 # The targets without a smoke run of their own get FUZZ_TIME / 6 each.
 fuzz-smoke-more: $(O)/fuzz/fuzz_loader $(O)/fuzz/fuzz_pio $(O)/fuzz/fuzz_balloon $(O)/fuzz/fuzz_config \
-		$(O)/fuzz/fuzz_fuse
-	@for t in loader pio balloon config fuse; do \
+		$(O)/fuzz/fuzz_fuse $(O)/fuzz/fuzz_fs_state
+	@for t in loader pio balloon config fuse fs_state; do \
 		mkdir -p $(O)/fuzz/corpus-$$t; \
 		seeds=; [ -d tests/fuzz/seeds-$$t ] && seeds=tests/fuzz/seeds-$$t; \
 		$(O)/fuzz/fuzz_$$t -max_total_time=$$(( $(FUZZ_TIME) / 6 + 1 )) -print_final_stats=1 \
@@ -268,10 +268,19 @@ fuzz-long: $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 
 .PHONY: fuzz-long
 # The FUSE server's request handlers (fs/, instrumented) against a temporary directory.
-FUZZ_FUSE_SRCS := tests/fuzz/fuzz_fuse.c fs/fuse_server.c fs/fuse_ops.c fs/fuse_table.c
+FUZZ_FUSE_SRCS := tests/fuzz/fuzz_fuse.c $(sort $(wildcard fs/*.c))
 
 $(O)/fuzz/fuzz_fuse: $(FUZZ_FUSE_SRCS) fs/fuse_server.h fs/fuse_internal.h $(O)/libarcvmm.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_FUSE_SRCS) $(O)/libarcvmm.a $(LDLIBS)
 
 fuzz: $(O)/fuzz/fuzz_fuse
+
+# The FUSE server's snapshot blob (fs/fuse_state.c, instrumented with the rest of fs/).
+FUZZ_FS_STATE_SRCS := tests/fuzz/fuzz_fs_state.c $(sort $(wildcard fs/*.c))
+
+$(O)/fuzz/fuzz_fs_state: $(FUZZ_FS_STATE_SRCS) fs/fuse_server.h fs/fuse_internal.h $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_FS_STATE_SRCS) $(O)/libarcvmm.a $(LDLIBS)
+
+fuzz: $(O)/fuzz/fuzz_fs_state

@@ -247,3 +247,35 @@ cli = {
     'bucket': (8, '10M:100:1G'),
 }
 seeds('cli_spec', {k: bytes([sel]) + t.encode() for k, (sel, t) in cli.items()})
+
+# fuzz_fs_state: FUSE snapshot blobs (fs/fuse_state.c). ino 0 lets the target fill in the
+# identity of what the path (node) or the node (handle) names in its share: d/, d/e/, f,
+# d/g, abs -> /etc, rel -> ../outside, fifo.
+S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO = 0o040000, 0o100000, 0o120000, 0o010000
+O_RDWR, O_APPEND, O_DIRECTORY = 2, 0o2000, 0o200000
+
+def fs_hdr(nodes, fhs, node_slots=16, fh_slots=8, init=1, minor=38):
+    return struct.pack('<IIIBBBBIIIIQQ', 0x54534653, 1, minor, init, 0, 1, 0,
+                       node_slots, fh_slots, nodes, fhs, 0, 0)
+
+def fs_node(slot, path, typ, gen=0, nlookup=1, ino=0):
+    p = path.encode()
+    return struct.pack('<IIQQQII', slot, gen, nlookup, 0, ino, typ, len(p)) + p
+
+def fs_fh(slot, nodeid, flags, is_dir=0, gen=0):
+    return struct.pack('<IIQQQiB3x', slot, gen, nodeid, 0, 0, flags, is_dir)
+
+tree = [fs_node(1, 'd', S_IFDIR, nlookup=3), fs_node(2, 'd/e', S_IFDIR), fs_node(3, 'f', S_IFREG, gen=2),
+        fs_node(4, 'd/g', S_IFREG), fs_node(5, 'abs', S_IFLNK), fs_node(6, 'rel', S_IFLNK),
+        fs_node(7, 'fifo', S_IFIFO), fs_node(9, '', S_IFREG, nlookup=5)]
+handles = [fs_fh(0, 2 | (2 << 32), O_RDWR), fs_fh(1, 2, O_DIRECTORY, 1), fs_fh(3, 1, O_DIRECTORY, 1),
+           fs_fh(4, 5, O_APPEND | 1), fs_fh(5, 10, 0)]
+seeds('fs_state', {
+    'root-only': fs_hdr(0, 0, 1, 0),
+    'uninitialised': fs_hdr(0, 0, 1, 0, init=0, minor=0),
+    'tree': fs_hdr(len(tree), 0) + b''.join(tree),
+    'tree-handles': fs_hdr(len(tree), len(handles)) + b''.join(tree) + b''.join(handles),
+    'dead-only': fs_hdr(2, 1) + fs_node(1, '', S_IFDIR) + fs_node(2, 'nope/x', S_IFREG) +
+                 fs_fh(0, 3, 0),
+    'escape-paths': fs_hdr(2, 0) + fs_node(1, 'abs/passwd', S_IFREG) + fs_node(2, 'rel', S_IFREG),
+})

@@ -22,3 +22,11 @@ $(O)/guest-tools/fst.cpio.gz: $(O)/guest-tools/fst
 	$(Q)cd $(O)/guest-tools && echo fst | cpio -o -H newc --quiet -R 0:0 | gzip -9 >fst.cpio.gz
 
 guest-tools: $(O)/guest-tools/fst.cpio.gz
+
+# runas: run a program as another uid/gid (tests/linux/fs-life.sh runs arcvmm rootless in
+# the nested L1, whose busybox setpriv cannot change ids). A host-side tool, not a guest one.
+$(O)/guest-tools/runas: tests/guest-tools/runas.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -static -Wall -Wextra -o $@ $<
+
+guest-tools: $(O)/guest-tools/runas
