@@ -12,7 +12,8 @@
  *    (glibc's check_may_shrink_heap). The vsock worker hit it at guest power-off: many
  *    connections closing at once freed their 256 KiB overflow buffers (nested runs, twice);
  *  - the time zone (/etc/localtime) on the first localtime/gmtime-style call;
- *  - libgcc_s.so.1, which backtrace() dlopens on first use (for the report above).
+ *  - libgcc_s.so.1, which backtrace() dlopens on first use (for the report above, when
+ *    ARCVMM_SECCOMP_BACKTRACE=1 asks for it).
  */
 #include "util/seccomp.h"
 
@@ -44,6 +45,7 @@ static char *syscall_names[NAME_TABLE]; /* resolved once, for the signal handler
 static unsigned long vcpu_ioctls[32];
 static unsigned nr_vcpu_ioctls;
 static bool net_has_slirp;
+static bool has_where;	  /* ARCVMM_SECCOMP_BACKTRACE=1: dladdr + backtrace in the report */
 static bool has_unwinder; /* backtrace() works without opening anything now */
 static __thread char thread_name[16];
 static __thread int thread_kind = -1;
@@ -109,9 +111,11 @@ static void put_hex(char *buf, size_t size, size_t *len, uintptr_t v)
 		buf[(*len)++] = tmp[--n];
 }
 
-/* "  at 0x7f...: libc.so.6 (open64+0x55)" for the instruction after the syscall, then the
- * call chain if the unwinder is loaded. Not async-signal-safe in theory (dladdr takes the
- * loader's recursive lock); the process is about to end and this is what finds the cause. */
+/* "  at 0x7f..." for the instruction after the syscall; with ARCVMM_SECCOMP_BACKTRACE=1
+ * (a debugging aid) also ": libc.so.6 (open64+0x55)" and the call chain. Those are not
+ * async-signal-safe (dladdr takes the loader's lock; under ASan the unwinder itself made
+ * calls outside the lists, and a second violation inside this handler ends the process
+ * by SIGSYS instead of SECCOMP_EXIT_STATUS), hence opt-in. */
 static void sigsys_where(void *uc)
 {
 #if defined(__x86_64__)
@@ -122,7 +126,7 @@ static void sigsys_where(void *uc)
 
 	put(line, sizeof(line), &len, "arcvmm: seccomp:   at ");
 	put_hex(line, sizeof(line), &len, ip);
-	if (dladdr((void *)ip, &di) && di.dli_fname) {
+	if (has_where && dladdr((void *)ip, &di) && di.dli_fname) {
 		const char *base = strrchr(di.dli_fname, '/');
 		put(line, sizeof(line), &len, ": ");
 		put(line, sizeof(line), &len, base ? base + 1 : di.dli_fname);
@@ -201,7 +205,10 @@ static void prepare_libc_once(void)
 	if (pthread_create(&t, NULL, prepare_heap_shrink, NULL) == 0)
 		pthread_join(t, NULL);
 	tzset();
-	has_unwinder = backtrace(frames, 4) > 0;
+	const char *bt = getenv("ARCVMM_SECCOMP_BACKTRACE");
+	has_where = bt && *bt == '1';
+	if (has_where)
+		has_unwinder = backtrace(frames, 4) > 0;
 }
 
 /* Once per process, before the first filter (see the header comment). */
