@@ -37,6 +37,7 @@
 # Env: LT_TIMEOUT (s for the boot, 240), VSOCKT (the tool; default beside $ARCVMM).
 #
 # Trusts: nothing the guest prints (only matched against patterns).
+# suite-timeout: 1300
 
 ARCVMM=${ARCVMM:?set ARCVMM to the arcvmm binary}
 G=${GUEST_DIR:?set GUEST_DIR to the guest images}
