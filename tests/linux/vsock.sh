@@ -28,6 +28,7 @@
 #                            middle (PATCH /vm over --api-sock, curl): every byte arrives
 #   vsock-guest-refused      guest connect to port 5001 (nobody at uds_path_5001): the
 #                            guest gets ECONNRESET or ECONNREFUSED at once
+#   vsock-clean-exit         after the guest's power-off arcvmm exits 0, no seccomp kill
 #   vsock-debian             every test above again with Debian's stock kernel
 #                            (debian-vmlinuz + debian-initramfs.cpio.gz: vsock as modules,
 #                            the device found through ACPI): this script run with
@@ -51,7 +52,7 @@ if [ "${VSOCK_GUEST:-}" = debian ]; then
 	T=${LT_TIMEOUT:-420}
 fi
 VSOCKT=${VSOCKT:-$(dirname "$ARCVMM")/guest-tools/vsockt}
-BOOT_TESTS="vsock-no-guest-listener vsock-host-echo vsock-host-to-guest vsock-guest-to-host-gen vsock-many vsock-many-1024 vsock-guest-echo vsock-guest-sink vsock-slow-reader vsock-pause-resume vsock-guest-refused"
+BOOT_TESTS="vsock-no-guest-listener vsock-host-echo vsock-host-to-guest vsock-guest-to-host-gen vsock-many vsock-many-1024 vsock-guest-echo vsock-guest-sink vsock-slow-reader vsock-pause-resume vsock-guest-refused vsock-clean-exit"
 ALL="$BOOT_TESTS vsock-debian"
 [ "${VSOCK_GUEST:-}" = debian ] && ALL=$BOOT_TESTS
 # 1024 connections each way at once, plus the tool's own: more than the default 1024 fds.
@@ -140,6 +141,7 @@ n=0; while ! /vsockt client vsock:2:5003 e 1 >/dev/null 2>&1 && [ \$n -lt 300 ];
 		echo "pause: $(cat "$WORK/pause.out")"
 	} >>"$WORK/host.out" 2>&1
 	wait $vm
+	echo $? >"$WORK/vm.rc"
 	kill $hs $hs2 2>/dev/null
 	tr -d '\r' <"$con.raw" >"$con"
 	grep VSOCKT "$WORK/host.out" "$con" | sed 's/^/  /'
@@ -154,6 +156,14 @@ t_vsock_host_echo() { host_has "VSOCKT client hyb:$U:1024 e ok bytes=$M"; }
 t_vsock_host_to_guest() { host_has "VSOCKT client hyb:$U:1024 s ok bytes=$M"; }
 t_vsock_guest_to_host_gen() { host_has "VSOCKT client hyb:$U:1024 g ok bytes=$M"; }
 t_vsock_many() { host_has "VSOCKT many hyb:$U:1024 ok conns=256 good=256"; }
+# The guest powered off with connections open and many just closed: arcvmm exits 0 and its
+# workers were not killed by seccomp on the way (the vsock worker once was: glibc's first
+# heap shrink in a thread arena opened /proc/sys/vm/overcommit_memory).
+t_vsock_clean_exit() {
+	boot; con=$WORK/vsock.console; errf=$WORK/vsock.stderr
+	grep -q "seccomp" "$errf" && { why="seccomp: $(grep seccomp "$errf" | head -1)"; return 1; }
+	[ "$(cat "$WORK/vm.rc" 2>/dev/null)" = 0 ] || { why="arcvmm exit status $(cat "$WORK/vm.rc" 2>/dev/null)"; return 1; }
+}
 t_vsock_many_1024() {
 	host_has "VSOCKT many hyb:$U:1024 ok conns=1024 good=1024" || return 1
 	guest_has "VSOCKT many vsock:2:5002 ok conns=1024 good=1024" || return 1
@@ -164,7 +174,7 @@ t_vsock_debian() {
 	mkdir -p "$WORK/debian"
 	VSOCK_GUEST=debian WORK="$WORK/debian" sh "$0" $BOOT_TESTS >"$WORK/debian.out" 2>&1
 	sed 's/^/# debian: /' "$WORK/debian.out"
-	grep -q "^11 passed, 0 failed" "$WORK/debian.out" || { why="Debian kernel: $(tail -1 "$WORK/debian.out")"; return 1; }
+	grep -q "^12 passed, 0 failed" "$WORK/debian.out" || { why="Debian kernel: $(tail -1 "$WORK/debian.out")"; return 1; }
 }
 t_vsock_guest_echo() { guest_has "VSOCKT client vsock:2:5000 e ok bytes=$M"; }
 t_vsock_guest_sink() { guest_has "VSOCKT client vsock:2:5000 s ok bytes=$M"; }
