@@ -23,3 +23,13 @@ seccomp-figures: $(O)/bench/seccomp_figures
 	$(O)/bench/seccomp_figures
 
 .PHONY: seccomp-figures
+
+# bench/vsock: the vsock datapath with a simulated driver vs a plain Unix socket loop, and
+# the connection setup rate (build/bench/vsock/vsock_bench [MIB] [RXBUF]).
+$(O)/bench/vsock/vsock_bench: bench/vsock/vsock_bench.c $(O)/libarcvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(SANFLAGS) -o $@ $< $(O)/libarcvmm.a $(LDLIBS)
+
+vsock-bench: $(O)/bench/vsock/vsock_bench
+benches:: $(O)/bench/vsock/vsock_bench
+.PHONY: vsock-bench

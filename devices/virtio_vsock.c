@@ -48,6 +48,8 @@
 #define MAX_LINE_CONNS	   64
 #define RST_RING	   256
 #define PUMP_BUDGET	   256
+#define RX_BATCH	   16	       /* rx buffers one readv fills */
+#define VSOCK_RX_READ_MAX  (64 * 1024) /* bytes one readv asks for */
 #define LINE_TIMEOUT_MS	   2000
 #define CONNECT_TIMEOUT_MS 2000
 #define CLOSE_TIMEOUT_MS   2000
@@ -102,7 +104,8 @@ struct virtio_vsock {
 	uint32_t next_host_port;
 	struct virtio_vsock_hdr rst_ring[RST_RING];
 	unsigned rst_head, rst_len;
-	struct virtq_chain chain; /* worker-owned scratch */
+	struct virtq_chain chain;      /* worker-owned scratch */
+	struct virtq_chain *rx_chains; /* [RX_BATCH - 1] more, for put_data (worker scratch) */
 	struct iovec iov[VIRTQ_CHAIN_MAX_IOV];
 	/* Restored from a snapshot: the guest is owed a TRANSPORT_RESET event (worker). */
 	bool needs_transport_reset;
@@ -396,13 +399,15 @@ static uint32_t put_ctl(struct virtio_vsock *v, struct conn *c, const struct vir
 	return HDR_LEN;
 }
 
-/* Builds iovecs over the writable part of ch from offset off, at most max bytes. */
+/* Builds at most max_iov iovecs over the writable part of ch from offset off, at most max
+ * bytes. Returns the number of iovecs; *bytes gets what they cover. */
 static unsigned chain_in_iov(const struct virtq_chain *ch, size_t off, size_t max,
-			     struct iovec *iov)
+			     struct iovec *iov, unsigned max_iov, size_t *bytes)
 {
 	unsigned n = 0;
 
-	for (unsigned i = ch->nr_out; i < ch->nr_out + ch->nr_in && max; i++) {
+	*bytes = 0;
+	for (unsigned i = ch->nr_out; i < ch->nr_out + ch->nr_in && max && n < max_iov; i++) {
 		size_t l = ch->iov[i].iov_len;
 		if (off >= l) {
 			off -= l;
@@ -411,23 +416,37 @@ static unsigned chain_in_iov(const struct virtq_chain *ch, size_t off, size_t ma
 		iov[n].iov_base = (uint8_t *)ch->iov[i].iov_base + off;
 		iov[n].iov_len = l - off < max ? l - off : max;
 		max -= iov[n].iov_len;
+		*bytes += iov[n].iov_len;
 		off = 0;
 		n++;
 	}
 	return n;
 }
 
-/* Reads c's socket into ch. Returns bytes written to the chain (header included), 0 if
- * nothing was sent (the chain must be given back). */
-static uint32_t put_data(struct virtio_vsock *v, struct conn *c, const struct virtq_chain *ch)
+/* A chain the rx queue can carry a packet in: writable only, room for the header. */
+static bool rx_chain_is_good(const struct virtq_chain *ch)
+{
+	return ch->in_len >= HDR_LEN && !ch->nr_out;
+}
+
+/* Reads c's socket into v->chain (popped by the caller) and up to RX_BATCH - 1 more rx
+ * chains with one readv: the guest's buffers are small (Linux posts 4 KiB ones), and one
+ * syscall per buffer made host → guest the slow direction. Each chain becomes one RW
+ * packet; they are pushed in order (the driver queues the payloads in used-ring order).
+ * Chains left without data are given back. Returns the number of chains pushed; 0 if none
+ * (then every chain, v->chain included, was given back). */
+static unsigned put_data(struct virtio_vsock *v, struct conn *c, struct virtq *q)
 {
 	uint32_t credit = conn_peer_credit(c);
-	size_t room = ch->in_len - HDR_LEN;
+	uint32_t room[RX_BATCH];
+	struct virtq_chain *chains[RX_BATCH];
 	struct virtio_vsock_hdr h;
-	unsigned n_iov;
+	size_t want, total = 0;
+	unsigned nr = 0, n_iov = 0, pushed = 0;
 	ssize_t n;
 
 	if (!credit) {
+		virtq_unpop(q, 1);
 		list_del(&c->ready);
 		if (!c->is_credit_requested) {
 			c->is_credit_requested = true;
@@ -435,23 +454,47 @@ static uint32_t put_data(struct virtio_vsock *v, struct conn *c, const struct vi
 		}
 		return 0;
 	}
-	if (room > credit)
-		room = credit;
-	if (room > VSOCK_MAX_PKT)
-		room = VSOCK_MAX_PKT;
-	n_iov = chain_in_iov(ch, HDR_LEN, room, v->iov);
+	want = credit < VSOCK_RX_READ_MAX ? credit : VSOCK_RX_READ_MAX;
+	for (;;) {
+		struct virtq_chain *ch = nr ? &v->rx_chains[nr - 1] : &v->chain;
+		size_t bytes;
+		unsigned k;
+
+		if (nr && virtio_mmio_pop(v->t, VSOCK_RXQ, ch) <= 0)
+			break;
+		if (nr && !rx_chain_is_good(ch)) {
+			virtq_unpop(q, 1); /* rx_pump() counts and drops it on its own turn */
+			break;
+		}
+		k = chain_in_iov(ch, HDR_LEN, want - total, v->iov + n_iov,
+				 VIRTQ_CHAIN_MAX_IOV - n_iov, &bytes);
+		if (!bytes) {
+			if (nr) {
+				virtq_unpop(q, 1);
+				break;
+			}
+			/* A first buffer with room for the header only carries nothing. */
+			atomic_fetch_add(&v->nr_bad, 1);
+			virtq_push(q, ch->head, 0);
+			return 1;
+		}
+		chains[nr] = ch;
+		room[nr++] = (uint32_t)bytes;
+		n_iov += k;
+		total += bytes;
+		if (total >= want || nr == RX_BATCH || n_iov == VIRTQ_CHAIN_MAX_IOV)
+			break;
+	}
 	n = readv(c->fd, v->iov, (int)n_iov);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	if (n <= 0) {
+		virtq_unpop(q, nr);
 		c->is_readable = false;
 		list_del(&c->ready);
-		return 0;
-	}
-	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
 		/* EOF (or a dead socket): the host sends no more. Everything read before is
 		 * already in the rx queue, ahead of this SHUTDOWN. */
 		c->is_host_eof = true;
-		c->is_readable = false;
-		list_del(&c->ready);
 		c->shutdown_flags |= VSOCK_SHUTDOWN_SEND;
 		if (n < 0 || c->is_guest_shut_send || c->is_host_hup)
 			c->shutdown_flags |= VSOCK_SHUTDOWN_RCV;
@@ -462,17 +505,24 @@ static uint32_t put_data(struct virtio_vsock *v, struct conn *c, const struct vi
 		}
 		return 0;
 	}
-	fill_hdr(v, &h, c, VSOCK_OP_RW);
-	h.len = (uint32_t)n;
-	virtq_chain_write(ch, 0, &h, HDR_LEN);
 	c->fwd_cnt_sent = c->fwd_cnt;
 	c->pending &= ~P_CREDIT_UPDATE;
 	if (!c->pending)
 		list_del(&c->ctl);
-	c->tx_cnt += (uint32_t)n;
 	atomic_fetch_add(&v->nr_rx_bytes, (uint64_t)n);
+	for (size_t left = (size_t)n; pushed < nr && left; pushed++) {
+		uint32_t part = left < room[pushed] ? (uint32_t)left : room[pushed];
+		fill_hdr(v, &h, c, VSOCK_OP_RW);
+		h.len = part;
+		virtq_chain_write(chains[pushed], 0, &h, HDR_LEN);
+		virtq_push(q, chains[pushed]->head, HDR_LEN + part);
+		c->tx_cnt += part;
+		left -= part;
+	}
+	if (pushed < nr)
+		virtq_unpop(q, nr - pushed);	  /* the newest ones, none of them pushed */
 	list_add_tail(&v->ready_list, &c->ready); /* round robin */
-	return HDR_LEN + (uint32_t)n;
+	return pushed;
 }
 
 /* Fills rx buffers with whatever waits for the guest. */
@@ -494,7 +544,7 @@ static void rx_pump(struct virtio_vsock *v)
 		}
 		if (virtio_mmio_pop(v->t, VSOCK_RXQ, ch) <= 0)
 			break; /* no buffers: the next rx kick brings us back */
-		if (ch->in_len < HDR_LEN || ch->nr_out) {
+		if (!rx_chain_is_good(ch)) {
 			atomic_fetch_add(&v->nr_bad, 1);
 			virtq_push(q, ch->head, 0);
 			pushed = true;
@@ -509,7 +559,9 @@ static void rx_pump(struct virtio_vsock *v)
 		} else if (list_is_linked(&v->ctl_list)) {
 			len = put_ctl(v, conn_of(v->ctl_list.next, ctl), ch);
 		} else {
-			len = put_data(v, conn_of(v->ready_list.next, ready), ch);
+			if (put_data(v, conn_of(v->ready_list.next, ready), q))
+				pushed = true;
+			goto next; /* put_data pushed or gave back its chains itself */
 		}
 		if (!len) {
 			virtq_unpop(q, 1);
@@ -517,6 +569,7 @@ static void rx_pump(struct virtio_vsock *v)
 		}
 		virtq_push(q, ch->head, len);
 		pushed = true;
+	next:
 		if (worker_should_yield(v->worker)) {
 			wake(v);
 			break;
@@ -1037,6 +1090,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 		close(v->listen_fd);
 		unlink(v->cfg.uds_path);
 	}
+	free(v->rx_chains);
 	free(v);
 }
 
@@ -1153,6 +1207,14 @@ struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_config *cfg, 
 	v = calloc(1, sizeof(*v));
 	if (!v) {
 		close(fd);
+		snprintf(err, errlen, "vsock: out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	v->rx_chains = calloc(RX_BATCH - 1, sizeof(*v->rx_chains));
+	if (!v->rx_chains) {
+		close(fd);
+		free(v);
 		snprintf(err, errlen, "vsock: out of memory");
 		errno = ENOMEM;
 		return NULL;

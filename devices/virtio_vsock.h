@@ -24,11 +24,20 @@
  * device reads a host socket only while the guest has granted credit and has posted
  * receive buffers, so a guest that stops reading makes the host socket push back.
  *
- * Per-connection cost: one host fd, 160 bytes of heap (measured by
- * test_many_connections with 1024 connections), plus the overflow buffer
- * (VSOCK_BUF_ALLOC = 256 KiB) only while the host peer is slower than the guest. Lookups
- * go through a hash on (host port, guest port); nothing walks all connections per packet.
- * At most VSOCK_MAX_CONNS connections; requests beyond that are reset.
+ * Per-connection cost: one host fd in arcvmm (the host program holds the other end of the
+ * Unix socket), 160 bytes of heap (measured by test_many_connections with 1024
+ * connections), plus the overflow buffer (VSOCK_BUF_ALLOC = 256 KiB) only while the host
+ * peer is slower than the guest; the kernel's own Unix-socket buffers are not counted.
+ * 1024 connections each way at once need ~2100 fds (tests/linux/vsock.sh vsock-many-1024
+ * raises RLIMIT_NOFILE with ulimit -n; arcvmm does not raise it itself). Per device, not
+ * per connection: RX_BATCH - 1 scratch chains (~240 KiB) for the batched host → guest
+ * reads. Lookups go through a hash on (host port, guest port); nothing walks all
+ * connections per packet. At most VSOCK_MAX_CONNS connections; requests beyond that are
+ * reset.
+ *
+ * Host → guest, the worker reads one socket into up to RX_BATCH rx buffers with a single
+ * readv (at most 64 KiB and the guest's credit), one RW packet per buffer: Linux posts
+ * 4 KiB rx buffers, and a syscall per buffer made this direction the slow one.
  *
  * Threads: one worker ("vsock") watches the three queue kicks and one epoll fd holding
  * the listener, a timer and every connection's socket. Pause/resume keep connections;

@@ -2,11 +2,24 @@
  *
  * Trust: the lists and the kinds come from our own code; nothing here sees guest data.
  * The SIGSYS handler uses only write() and exit_group() (both in every list) and a table
- * of syscall names resolved before any filter was loaded.
+ * of syscall names resolved before any filter was loaded; to say where the call came from
+ * it also asks dladdr() and, when the unwinder was loaded beforehand, backtrace().
+ *
+ * glibc does a few things lazily, by opening a file the first time any thread of the
+ * process needs them; a filtered thread that happens to be first is killed. The filters
+ * stay tight and prepare_libc() makes those first times happen before any filter exists:
+ *  - the first shrink of a thread arena's heap reads /proc/sys/vm/overcommit_memory
+ *    (glibc's check_may_shrink_heap). The vsock worker hit it at guest power-off: many
+ *    connections closing at once freed their 256 KiB overflow buffers (nested runs, twice);
+ *  - the time zone (/etc/localtime) on the first localtime/gmtime-style call;
+ *  - libgcc_s.so.1, which backtrace() dlopens on first use (for the report above, when
+ *    ARCVMM_SECCOMP_BACKTRACE=1 asks for it).
  */
 #include "util/seccomp.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <linux/if_tun.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -17,6 +30,8 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -30,6 +45,8 @@ static char *syscall_names[NAME_TABLE]; /* resolved once, for the signal handler
 static unsigned long vcpu_ioctls[32];
 static unsigned nr_vcpu_ioctls;
 static bool net_has_slirp;
+static bool has_where;	  /* ARCVMM_SECCOMP_BACKTRACE=1: dladdr + backtrace in the report */
+static bool has_unwinder; /* backtrace() works without opening anything now */
 static __thread char thread_name[16];
 static __thread int thread_kind = -1;
 
@@ -81,6 +98,59 @@ static void put_num(char *buf, size_t size, size_t *len, long v)
 		buf[(*len)++] = tmp[--n];
 }
 
+static void put_hex(char *buf, size_t size, size_t *len, uintptr_t v)
+{
+	char tmp[2 * sizeof(v)];
+	int n = 0;
+
+	do
+		tmp[n++] = "0123456789abcdef"[v & 15];
+	while ((v >>= 4) && n < (int)sizeof(tmp));
+	put(buf, size, len, "0x");
+	while (n > 0 && *len + 1 < size)
+		buf[(*len)++] = tmp[--n];
+}
+
+/* "  at 0x7f..." for the instruction after the syscall; with ARCVMM_SECCOMP_BACKTRACE=1
+ * (a debugging aid) also ": libc.so.6 (open64+0x55)" and the call chain. Those are not
+ * async-signal-safe (dladdr takes the loader's lock; under ASan the unwinder itself made
+ * calls outside the lists, and a second violation inside this handler ends the process
+ * by SIGSYS instead of SECCOMP_EXIT_STATUS), hence opt-in. */
+static void sigsys_where(void *uc)
+{
+#if defined(__x86_64__)
+	char line[300];
+	size_t len = 0;
+	uintptr_t ip = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+	Dl_info di;
+
+	put(line, sizeof(line), &len, "arcvmm: seccomp:   at ");
+	put_hex(line, sizeof(line), &len, ip);
+	if (has_where && dladdr((void *)ip, &di) && di.dli_fname) {
+		const char *base = strrchr(di.dli_fname, '/');
+		put(line, sizeof(line), &len, ": ");
+		put(line, sizeof(line), &len, base ? base + 1 : di.dli_fname);
+		if (di.dli_sname) {
+			put(line, sizeof(line), &len, " (");
+			put(line, sizeof(line), &len, di.dli_sname);
+			put(line, sizeof(line), &len, "+");
+			put_hex(line, sizeof(line), &len, ip - (uintptr_t)di.dli_saddr);
+			put(line, sizeof(line), &len, ")");
+		}
+	}
+	line[len++] = '\n';
+	ssize_t w = write(STDERR_FILENO, line, len);
+	(void)w;
+	if (has_unwinder) {
+		void *frames[24];
+		int n = backtrace(frames, 24);
+		backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	}
+#else
+	(void)uc;
+#endif
+}
+
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
 	char line[200];
@@ -88,7 +158,6 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 	int nr = si->si_syscall;
 
 	(void)sig;
-	(void)uc;
 	put(line, sizeof(line), &len, "arcvmm: seccomp: thread ");
 	put(line, sizeof(line), &len, thread_name[0] ? thread_name : "?");
 	put(line, sizeof(line), &len, " (");
@@ -104,7 +173,50 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 	put(line, sizeof(line), &len, "; killing the VM\n");
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;
+	sigsys_where(uc);
 	syscall(SYS_exit_group, SECCOMP_EXIT_STATUS);
+}
+
+/* Runs on a thread of its own, so it has an arena of its own (not the main one, which
+ * shrinks through brk without the check): blocks below any mmap threshold, 16 MB in all
+ * so the heap's top passes the trim threshold even after glibc raised it (it doubles the
+ * largest mmap()ed block freed so far), freed from the top down. */
+static void *prepare_heap_shrink(void *arg)
+{
+	enum { NR_BLOCKS = 256, BLOCK = 64000 };
+	void **p = calloc(NR_BLOCKS, sizeof(*p));
+
+	(void)arg;
+	if (!p)
+		return NULL;
+	for (int i = 0; i < NR_BLOCKS; i++)
+		p[i] = malloc(BLOCK);
+	for (int i = NR_BLOCKS - 1; i >= 0; i--)
+		free(p[i]);
+	free(p);
+	return NULL;
+}
+
+static void prepare_libc_once(void)
+{
+	pthread_t t;
+	void *frames[4];
+
+	if (pthread_create(&t, NULL, prepare_heap_shrink, NULL) == 0)
+		pthread_join(t, NULL);
+	tzset();
+	const char *bt = getenv("ARCVMM_SECCOMP_BACKTRACE");
+	has_where = bt && *bt == '1';
+	if (has_where)
+		has_unwinder = backtrace(frames, 4) > 0;
+}
+
+/* Once per process, before the first filter (see the header comment). */
+static void prepare_libc(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, prepare_libc_once);
 }
 
 void seccomp_set_mode(enum seccomp_mode m)
@@ -113,6 +225,7 @@ void seccomp_set_mode(enum seccomp_mode m)
 	if (m == SECCOMP_OFF)
 		return;
 	violate_kind = getenv("ARCVMM_TEST_SECCOMP_VIOLATE");
+	prepare_libc();
 	for (int i = 0; i < NAME_TABLE; i++) {
 		if (!syscall_names[i])
 			syscall_names[i] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, i);
